@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/uploads-dev/uploads/internal/faults"
+	"github.com/uploads-dev/uploads/internal/server"
+	"github.com/uploads-dev/uploads/internal/units"
+)
+
+// ServeOptions are the flags of `uploads serve`.
+type ServeOptions struct {
+	IO            IO
+	Addr          string
+	DataDir       string
+	APIKeys       []string
+	UploadTTL     time.Duration
+	MaxPartSize   units.Size
+	MaxUploadSize units.Size
+	AllowMIME     []string
+	Quiet         bool
+	LogFormat     string
+	FaultRate     float64
+	FaultKinds    string
+	FaultSeed     uint64
+	Latency       time.Duration
+	Throttle      units.Size
+	ReapInterval  time.Duration
+}
+
+// defaultDataDir is $XDG_DATA_HOME/uploads, or ~/.local/share/uploads.
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "uploads")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "uploads")
+	}
+	return "uploads-data"
+}
+
+// NewServeCmd builds `uploads serve`; runF replaces runServe in tests.
+func NewServeCmd(stdio IO, runF func(context.Context, *ServeOptions) error) *cobra.Command {
+	o := &ServeOptions{IO: stdio, MaxPartSize: server.DefaultMaxPartSize, MaxUploadSize: server.DefaultMaxUploadSize}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the Uploads and Files API locally, durably, on disk",
+		Long: `Serve the OpenAI Uploads and Files API on a local address, with real state
+kept durably in --data-dir, so that uploads, the official SDKs and your own
+pipelines can be run and tested without the real service.
+
+The base URL (http://ADDR/v1) is printed on stdout once the server listens;
+the request log goes to stderr. SIGINT or SIGTERM stops it gracefully.`,
+		Example: `  uploads serve
+  uploads serve --addr 127.0.0.1:0 --data-dir /tmp/uploads-data
+  uploads serve --api-key sk-test=org-a --api-key sk-other=org-b
+  uploads serve --fault-rate 0.3 --fault-seed 7 --throttle 40MiB`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runServe(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Addr, "addr", "127.0.0.1:8089", "address to listen on (port 0 picks a free port)")
+	f.StringVar(&o.DataDir, "data-dir", defaultDataDir(), "directory for the server's records and bytes")
+	f.StringArrayVar(&o.APIKeys, "api-key", nil, "accept only this key (KEY or KEY=ORG; repeatable); with none, any key is accepted as its own organization")
+	f.DurationVar(&o.UploadTTL, "upload-ttl", server.DefaultUploadTTL, "how long an upload session accepts parts")
+	f.Var(&o.MaxPartSize, "max-part-size", "largest part accepted")
+	f.Var(&o.MaxUploadSize, "max-upload-size", "largest upload accepted (bytes declared, and bytes received)")
+	f.StringArrayVar(&o.AllowMIME, "allow-mime", nil, "also accept these MIME types for a purpose, adding the purpose if new (PURPOSE=TYPE[,TYPE...]; repeatable)")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "do not write the request log")
+	f.StringVar(&o.LogFormat, "log-format", "text", "request log format: text or json")
+	f.Float64Var(&o.FaultRate, "fault-rate", 0, "fail this fraction (0..1) of part requests on purpose")
+	f.StringVar(&o.FaultKinds, "fault-kinds", "500,503,429,drop", "kinds of injected fault: any of 500, 503, 429, drop")
+	f.Uint64Var(&o.FaultSeed, "fault-seed", 1, "seed for the fault decisions, for reproducible runs")
+	f.DurationVar(&o.Latency, "latency", 0, "delay added to every request (e.g. 50ms)")
+	f.Var(&o.Throttle, "throttle", "cap each connection's upload rate, in bytes per second (e.g. 40MiB)")
+	f.DurationVar(&o.ReapInterval, "reap-interval", 30*time.Second, "how often expired uploads and files are swept")
+	return cmd
+}
+
+// serverOptions checks the flags and turns them into server.Options.
+func (o *ServeOptions) serverOptions() (server.Options, error) {
+	so := server.Options{Addr: o.Addr, DataDir: o.DataDir, Throttle: int64(o.Throttle), ReapInterval: o.ReapInterval}
+	if o.DataDir == "" {
+		return so, usagef(fmt.Errorf("--data-dir is empty: give a directory for the server's data"))
+	}
+	if o.UploadTTL <= 0 {
+		return so, usagef(fmt.Errorf("--upload-ttl %v must be positive, such as 1h", o.UploadTTL))
+	}
+	if o.MaxPartSize <= 0 || o.MaxUploadSize <= 0 {
+		return so, usagef(fmt.Errorf("--max-part-size and --max-upload-size must be positive sizes, such as 64MiB and 8GiB"))
+	}
+	if o.ReapInterval <= 0 {
+		return so, usagef(fmt.Errorf("--reap-interval %v must be positive, such as 30s", o.ReapInterval))
+	}
+	if o.Latency < 0 {
+		return so, usagef(fmt.Errorf("--latency %v must not be negative", o.Latency))
+	}
+	so.UploadTTL, so.MaxPartSize, so.MaxUploadSize, so.Latency = o.UploadTTL, int64(o.MaxPartSize), int64(o.MaxUploadSize), o.Latency
+	so.Purposes = server.DefaultPurposes()
+	for _, spec := range o.AllowMIME {
+		if err := so.Purposes.Allow(spec); err != nil {
+			return so, usagef(fmt.Errorf("--allow-mime: %w", err))
+		}
+	}
+	if len(o.APIKeys) > 0 {
+		so.Keys = map[string]string{}
+		for _, k := range o.APIKeys {
+			key, orgName, hasOrg := strings.Cut(k, "=")
+			if key == "" || (hasOrg && orgName == "") {
+				return so, usagef(fmt.Errorf("--api-key needs KEY or KEY=ORG with neither part empty"))
+			}
+			if !hasOrg {
+				orgName = server.OrgOf(key)
+			}
+			so.Keys[key] = orgName
+		}
+	}
+	if o.FaultRate != 0 {
+		kinds, err := faults.ParseKinds(o.FaultKinds)
+		if err != nil {
+			return so, usagef(fmt.Errorf("--fault-kinds: %w", err))
+		}
+		inj, err := faults.New(faults.Config{Rate: o.FaultRate, Kinds: kinds, Seed: o.FaultSeed})
+		if err != nil {
+			return so, usagef(fmt.Errorf("--fault-rate: %w", err))
+		}
+		so.Faults = inj
+	}
+	switch {
+	case o.Quiet:
+		so.Logger = slog.New(slog.DiscardHandler)
+	case o.LogFormat == "json":
+		so.Logger = slog.New(slog.NewJSONHandler(o.IO.Err, nil))
+	case o.LogFormat == "text":
+		so.Logger = slog.New(slog.NewTextHandler(o.IO.Err, nil))
+	default:
+		return so, usagef(fmt.Errorf("--log-format %q: expected text or json", o.LogFormat))
+	}
+	return so, nil
+}
+
+func runServe(ctx context.Context, o *ServeOptions) error {
+	so, err := o.serverOptions()
+	if err != nil {
+		return err
+	}
+	so.Ready = func(baseURL string) { fmt.Fprintln(o.IO.Out, baseURL) }
+	return server.Run(ctx, so)
+}

@@ -1,0 +1,179 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uploads-dev/uploads/internal/store"
+)
+
+// GET /v1/files
+func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	lq := store.ListQuery{Org: org(r), Purpose: q.Get("purpose"), After: q.Get("after"), Limit: 10000, Desc: true}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			s.fail(w, r, badRequest("limit", "invalid_value", "Invalid value for 'limit': %q; it must be a whole number from 1 to 10000.", v))
+			return
+		}
+		lq.Limit = n
+	}
+	switch v := q.Get("order"); v {
+	case "", "desc":
+	case "asc":
+		lq.Desc = false
+	default:
+		s.fail(w, r, badRequest("order", "invalid_value", "Invalid value for 'order': %q; it must be 'asc' or 'desc'.", v))
+		return
+	}
+	files, more, err := s.store.ListFiles(lq)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	list := listObject[*fileObject]{Object: "list", Data: make([]*fileObject, 0, len(files)), HasMore: more}
+	for _, f := range files {
+		list.Data = append(list.Data, toFile(f))
+	}
+	if len(list.Data) > 0 {
+		list.FirstID, list.LastID = list.Data[0].ID, list.Data[len(list.Data)-1].ID
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// GET /v1/files/{id}
+func (s *Server) getFile(w http.ResponseWriter, r *http.Request) {
+	f, err := s.store.GetFile(org(r), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toFile(f))
+}
+
+// DELETE /v1/files/{id}
+func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := s.store.DeleteFile(org(r), id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, deletedObject{ID: id, Object: "file", Deleted: true})
+}
+
+// GET /v1/files/{id}/content: the raw bytes, with Range support.
+func (s *Server) fileContent(w http.ResponseWriter, r *http.Request) {
+	f, err := s.store.GetFile(org(r), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	c, err := s.store.OpenContent(f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer c.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Filename}))
+	http.ServeContent(w, r, "", time.Unix(f.CreatedAt, 0), c)
+}
+
+// POST /v1/files: multipart with file, purpose and expires_after[anchor|seconds].
+func (s *Server) createFile(w http.ResponseWriter, r *http.Request) {
+	tooLarge := badRequest("file", "file_too_large", "The file is larger than the %s POST /files accepts; use the Uploads API (uploads put) for large files.", fmtBytes(s.MaxFileSize))
+	if r.ContentLength > s.MaxFileSize+multipartSlack {
+		w.Header().Set("Connection", "close")
+		s.fail(w, r, tooLarge)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.MaxFileSize+multipartSlack)
+	// Small fields stay in memory; the file spills to a temporary file.
+	if err := r.ParseMultipartForm(1 << 20); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.fail(w, r, tooLarge)
+			return
+		}
+		s.fail(w, r, badRequest("file", "invalid_multipart",
+			"Expected a multipart/form-data body with the fields 'file' and 'purpose' (%v).", err))
+		return
+	}
+	defer r.MultipartForm.RemoveAll()
+	form := r.MultipartForm
+	field := func(name string) (string, bool) {
+		v, ok := form.Value[name]
+		if !ok || len(v) == 0 {
+			return "", false
+		}
+		return v[0], true
+	}
+	for name := range form.Value {
+		switch name {
+		case "purpose", "expires_after[anchor]", "expires_after[seconds]":
+		default:
+			s.fail(w, r, badRequest(name, "unknown_parameter", "Unrecognized request argument supplied: %s", name))
+			return
+		}
+	}
+	fhs := form.File["file"]
+	if len(fhs) == 0 {
+		s.fail(w, r, missing("file"))
+		return
+	}
+	purpose, ok := field("purpose")
+	if !ok {
+		s.fail(w, r, missing("purpose"))
+		return
+	}
+	if _, ok := s.Purposes[purpose]; !ok {
+		s.fail(w, r, badRequest("purpose", "invalid_value", "'%s' is not one of %s - 'purpose'", purpose, quotedList(s.Purposes.Names())))
+		return
+	}
+	var expiry int64
+	anchor, hasAnchor := field("expires_after[anchor]")
+	secs, hasSecs := field("expires_after[seconds]")
+	if hasAnchor || hasSecs {
+		if !hasAnchor {
+			s.fail(w, r, missing("expires_after[anchor]"))
+			return
+		}
+		if !hasSecs {
+			s.fail(w, r, missing("expires_after[seconds]"))
+			return
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(secs), 10, 64)
+		if err != nil {
+			s.fail(w, r, badRequest("expires_after.seconds", "invalid_type", "Invalid type for 'expires_after.seconds': expected an integer, but got %q instead.", secs))
+			return
+		}
+		if expiry, err = checkExpiry(anchor, n); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	fh := fhs[0]
+	name := fh.Filename
+	if strings.TrimSpace(name) == "" {
+		name = "file"
+	}
+	src, err := fh.Open()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer src.Close()
+	f, err := s.store.CreateFile(store.NewFile{Org: org(r), Filename: name, Purpose: purpose,
+		MimeType: fh.Header.Get("Content-Type"), ExpiresAfter: expiry}, io.Reader(src), s.MaxFileSize)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toFile(f))
+}

@@ -1,0 +1,230 @@
+// Package server implements the OpenAI Uploads and Files API over HTTP on top
+// of a durable store: the routes, authentication and organizations, request
+// validation, the error envelope, the request log and fault injection.
+//
+// Every answer is JSON (except a file's content), every failure is the API's
+// error envelope, and no input makes a handler panic or answer 500 unless the
+// machine itself fails.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/uploads-dev/uploads/internal/faults"
+	"github.com/uploads-dev/uploads/internal/store"
+)
+
+// Defaults of the limits, in bytes.
+const (
+	DefaultMaxPartSize   = 64 << 20 // 67,108,864
+	DefaultMaxUploadSize = 8 << 30  // 8,589,934,592
+	DefaultMaxFileSize   = 512 << 20
+	DefaultUploadTTL     = time.Hour
+)
+
+// Config is what a Server needs. Zero limits take their defaults.
+type Config struct {
+	Store *store.Store
+	// Keys maps each accepted API key to its organization. Empty: any
+	// non-empty key is accepted and is its own organization.
+	Keys          map[string]string
+	Purposes      Purposes
+	UploadTTL     time.Duration
+	MaxPartSize   int64
+	MaxUploadSize int64
+	MaxFileSize   int64
+	// Faults, when not nil, injects failures into part requests.
+	Faults *faults.Injector
+	// Latency is added to every request.
+	Latency time.Duration
+	// Logger receives one line per request; nil logs nothing.
+	Logger *slog.Logger
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	Config
+	store   *store.Store
+	log     *slog.Logger
+	handler http.Handler
+}
+
+// New builds the handler for cfg.
+func New(cfg Config) *Server {
+	if cfg.Purposes == nil {
+		cfg.Purposes = DefaultPurposes()
+	}
+	if cfg.UploadTTL <= 0 {
+		cfg.UploadTTL = DefaultUploadTTL
+	}
+	if cfg.MaxPartSize <= 0 {
+		cfg.MaxPartSize = DefaultMaxPartSize
+	}
+	if cfg.MaxUploadSize <= 0 {
+		cfg.MaxUploadSize = DefaultMaxUploadSize
+	}
+	if cfg.MaxFileSize <= 0 {
+		cfg.MaxFileSize = DefaultMaxFileSize
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{Config: cfg, store: cfg.Store, log: log}
+
+	parts := http.Handler(http.HandlerFunc(s.handleParts))
+	if cfg.Faults != nil {
+		parts = cfg.Faults.Wrap(parts, func(r *http.Request) bool { return r.Method == http.MethodPost })
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", s.handleHealth)
+	mux.Handle("/v1/uploads", s.auth(methods{http.MethodPost: s.createUpload}))
+	mux.Handle("/v1/uploads/{id}", s.auth(methods{http.MethodGet: s.getUpload}))
+	mux.Handle("/v1/uploads/{id}/parts", s.auth(parts))
+	mux.Handle("/v1/uploads/{id}/complete", s.auth(methods{http.MethodPost: s.completeUpload}))
+	mux.Handle("/v1/uploads/{id}/cancel", s.auth(methods{http.MethodPost: s.cancelUpload}))
+	mux.Handle("/v1/files", s.auth(methods{http.MethodGet: s.listFiles, http.MethodPost: s.createFile}))
+	mux.Handle("/v1/files/{id}", s.auth(methods{http.MethodGet: s.getFile, http.MethodDelete: s.deleteFile}))
+	mux.Handle("/v1/files/{id}/content", s.auth(methods{http.MethodGet: s.fileContent, http.MethodHead: s.fileContent}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: strPtr("unknown_url"),
+			Message: fmt.Sprintf("Invalid URL (%s %s): this server implements /v1/uploads and /v1/files.", r.Method, r.URL.Path)})
+	})
+	var h http.Handler = mux
+	if cfg.Latency > 0 {
+		h = faults.Latency(cfg.Latency, h)
+	}
+	s.handler = s.logged(s.recovered(h))
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// methods dispatches on the request method and answers others with a JSON 405.
+type methods map[string]http.HandlerFunc
+
+func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := m[r.Method]; ok {
+		h(w, r)
+		return
+	}
+	allowed := make([]string, 0, len(m))
+	for k := range m {
+		allowed = append(allowed, k)
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error", Code: strPtr("method_not_allowed"),
+		Message: fmt.Sprintf("%s is not allowed on %s; use %s.", r.Method, r.URL.Path, strings.Join(allowed, " or "))})
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+type orgKey struct{}
+
+// org is the organization of the request's key, set by auth.
+func org(r *http.Request) string { v, _ := r.Context().Value(orgKey{}).(string); return v }
+
+// OrgOf is the organization a key belongs to when no keys are configured.
+func OrgOf(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "org-" + hex.EncodeToString(sum[:8])
+}
+
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		scheme, key, _ := strings.Cut(h, " ")
+		key = strings.TrimSpace(key)
+		if !strings.EqualFold(scheme, "Bearer") || key == "" {
+			writeError(w, &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: strPtr("invalid_api_key"),
+				Message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or set OPENAI_API_KEY."})
+			return
+		}
+		o := OrgOf(key)
+		if len(s.Keys) > 0 {
+			var ok bool
+			if o, ok = s.Keys[key]; !ok {
+				writeError(w, &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: strPtr("invalid_api_key"),
+					Message: "Incorrect API key provided. Use one of the keys this server was started with (--api-key)."})
+				return
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), orgKey{}, o)))
+	})
+}
+
+func (s *Server) recovered(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler { //nolint:errorlint // sentinel passed to panic
+					panic(v)
+				}
+				s.fail(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter remembers the status and size of an answer for the log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection (for Hijack and Flush).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}
+
+func (s *Server) logged(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := newRequestID()
+		w.Header().Set("X-Request-Id", id)
+		sw := &statusWriter{ResponseWriter: w}
+		body := &countingBody{ReadCloser: r.Body}
+		r.Body = body
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status), slog.Int64("in", body.n), slog.Int64("out", sw.bytes),
+			slog.Duration("took", time.Since(start)), slog.String("remote", r.RemoteAddr))
+	})
+}
