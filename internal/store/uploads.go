@@ -147,7 +147,7 @@ func (s *Store) AddPart(org, uploadID string, body io.Reader, maxPart, maxUpload
 	n, sum, err := writeDurable(s.abs(p.Path), body, maxPart)
 	if errors.Is(err, errTooLarge) {
 		return Part{}, invalid("data", "part_too_large",
-			"The part is larger than the maximum part size of %d bytes (64 MiB by default). Split the file into smaller parts.", maxPart)
+			"The part is larger than the maximum part size of %d bytes. Split the file into smaller parts.", maxPart)
 	}
 	if err != nil {
 		return Part{}, fmt.Errorf("store part: %w", err)
