@@ -232,7 +232,7 @@ func TestAuthentication(t *testing.T) {
 	keyed := servertest.Start(t, server.Config{Keys: map[string]string{"k1": "org-a", "k2": "org-a", "k3": "org-b"}})
 	wantError(t, keyed.Do(t, "GET", "/files", "unknown", nil, ""), 401, "", "invalid_api_key")
 	id := createUpload(t, keyed, "k1", 5)
-	wantOK(t, keyed.Do(t, "GET", "/uploads/"+id, "k2", nil, ""))                      // same organization
+	wantOK(t, keyed.Do(t, "GET", "/uploads/"+id, "k2", nil, ""))                            // same organization
 	wantError(t, keyed.Do(t, "GET", "/uploads/"+id, "k3", nil, ""), 404, "id", "not_found") // another one
 }
 

@@ -41,9 +41,9 @@ func (c *Clock) Advance(d time.Duration) {
 // Server is a running test server.
 type Server struct {
 	*httptest.Server
-	Store  *store.Store
-	Clock  *Clock
-	API    *server.Server
+	Store *store.Store
+	Clock *Clock
+	API   *server.Server
 	// BaseURL is URL + "/v1".
 	BaseURL string
 	// DataDir is the store's directory.
