@@ -12,11 +12,11 @@ import (
 	"github.com/uploads-dev/uploads/internal/servertest"
 )
 
-func mustInjector(t *testing.T, rate float64, kinds string) *faults.Injector {
+func mustInjector(t testing.TB, rate float64, kinds string) *faults.Injector {
 	return mustInjectorSeed(t, rate, kinds, 1)
 }
 
-func mustInjectorSeed(t *testing.T, rate float64, kinds string, seed uint64) *faults.Injector {
+func mustInjectorSeed(t testing.TB, rate float64, kinds string, seed uint64) *faults.Injector {
 	t.Helper()
 	k, err := faults.ParseKinds(kinds)
 	if err != nil {

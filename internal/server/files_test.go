@@ -12,14 +12,14 @@ import (
 )
 
 // completedFile makes a file of the given purpose through the Uploads API.
-func completedFile(t *testing.T, s *servertest.Server, purpose, mimeType string, data []byte) string {
+func completedFile(t testing.TB, s *servertest.Server, purpose, mimeType string, data []byte) string {
 	t.Helper()
 	id := wantOK(t, s.Do(t, "POST", "/uploads", key, newUpload(purpose, mimeType, int64(len(data))), ""))["id"].(string)
 	p := mustAddPart(t, s, key, id, data)
 	return wantOK(t, s.Do(t, "POST", "/uploads/"+id+"/complete", key, map[string]any{"part_ids": []string{p}}, ""))["file"].(map[string]any)["id"].(string)
 }
 
-func ids(t *testing.T, l map[string]any) []string {
+func ids(t testing.TB, l map[string]any) []string {
 	t.Helper()
 	var out []string
 	for _, f := range l["data"].([]any) {
@@ -125,7 +125,7 @@ func TestFileContentGetDelete(t *testing.T) {
 	wantError(t, s.Do(t, "DELETE", "/files/"+fid, key, nil, ""), 404, "id", "not_found")
 }
 
-func fileForm(t *testing.T, fields map[string]string, name string, data []byte) ([]byte, string) {
+func fileForm(t testing.TB, fields map[string]string, name string, data []byte) ([]byte, string) {
 	t.Helper()
 	var b bytes.Buffer
 	mw := multipart.NewWriter(&b)

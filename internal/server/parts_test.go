@@ -21,6 +21,16 @@ import (
 // patternReader yields n bytes of a repeating pattern without holding them.
 type patternReader struct{ n, read int64 }
 
+// pattern repeats 0..250; a window of it starting at any offset mod 251 is
+// the stream's next bytes.
+var pattern = func() []byte {
+	b := make([]byte, 251*(1+(256<<10)/251))
+	for i := range b {
+		b[i] = byte(i % 251)
+	}
+	return b
+}()
+
 func (p *patternReader) Read(b []byte) (int, error) {
 	if p.read >= p.n {
 		return 0, io.EOF
@@ -28,17 +38,16 @@ func (p *patternReader) Read(b []byte) (int, error) {
 	if int64(len(b)) > p.n-p.read {
 		b = b[:p.n-p.read]
 	}
-	for i := range b {
-		b[i] = byte((p.read + int64(i)) % 251)
-	}
-	p.read += int64(len(b))
-	return len(b), nil
+	off := int(p.read % 251)
+	n := copy(b, pattern[off:off+min(len(b), len(pattern)-251)])
+	p.read += int64(n)
+	return n, nil
 }
 
 // streamPart sends a part of size bytes as a streamed multipart body with an
 // exact Content-Length, and returns the answer and how many body bytes the
 // client actually got to send.
-func streamPart(t *testing.T, s *servertest.Server, uploadID string, size int64) (servertest.Response, int64) {
+func streamPart(t testing.TB, s *servertest.Server, uploadID string, size int64) (servertest.Response, int64) {
 	t.Helper()
 	var head bytes.Buffer
 	mw := multipart.NewWriter(&head)

@@ -20,7 +20,7 @@ const key = "sk-test"
 
 // wantError checks that an answer is the API's error envelope with the given
 // status, param and code (param "" means null).
-func wantError(t *testing.T, r servertest.Response, status int, param, code string) map[string]any {
+func wantError(t testing.TB, r servertest.Response, status int, param, code string) map[string]any {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("status = %d, want %d; body: %s", r.Status, status, r.Body)
@@ -52,7 +52,7 @@ func wantError(t *testing.T, r servertest.Response, status int, param, code stri
 	return e
 }
 
-func wantOK(t *testing.T, r servertest.Response) map[string]any {
+func wantOK(t testing.TB, r servertest.Response) map[string]any {
 	t.Helper()
 	if r.Status != http.StatusOK {
 		t.Fatalf("status = %d, want 200; body: %s", r.Status, r.Body)
@@ -64,7 +64,7 @@ func newUpload(purpose, mimeType string, size int64) map[string]any {
 	return map[string]any{"filename": "clip.mp4", "purpose": purpose, "bytes": size, "mime_type": mimeType}
 }
 
-func createUpload(t *testing.T, s *servertest.Server, k string, size int64) string {
+func createUpload(t testing.TB, s *servertest.Server, k string, size int64) string {
 	t.Helper()
 	return wantOK(t, s.Do(t, "POST", "/uploads", k, newUpload("video", "video/mp4", size), ""))["id"].(string)
 }
@@ -85,13 +85,13 @@ func multipartBody(t testing.TB, field string, data []byte) ([]byte, string) {
 	return b.Bytes(), mw.FormDataContentType()
 }
 
-func addPart(t *testing.T, s *servertest.Server, k, uploadID string, data []byte) servertest.Response {
+func addPart(t testing.TB, s *servertest.Server, k, uploadID string, data []byte) servertest.Response {
 	t.Helper()
 	body, ct := multipartBody(t, "data", data)
 	return s.Do(t, "POST", "/uploads/"+uploadID+"/parts", k, body, ct)
 }
 
-func mustAddPart(t *testing.T, s *servertest.Server, k, uploadID string, data []byte) string {
+func mustAddPart(t testing.TB, s *servertest.Server, k, uploadID string, data []byte) string {
 	t.Helper()
 	p := wantOK(t, addPart(t, s, k, uploadID, data))
 	if p["object"] != "upload.part" || p["upload_id"] != uploadID {
