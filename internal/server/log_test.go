@@ -12,23 +12,23 @@ import (
 	"github.com/uploads-dev/uploads/internal/servertest"
 )
 
-type lockedBuffer struct {
+type logBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // One structured line per request, with what an operator needs, and never
 // the API key.
 func TestRequestLog(t *testing.T) {
-	var buf lockedBuffer
+	var buf logBuffer
 	s := servertest.Start(t, server.Config{Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
 	const secret = "sk-very-secret-key"
 	id := createUpload(t, s, secret, 5)
