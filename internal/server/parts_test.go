@@ -19,7 +19,10 @@ import (
 )
 
 // patternReader yields n bytes of a repeating pattern without holding them.
-type patternReader struct{ n, read int64 }
+type patternReader struct {
+	n, read int64
+	sent    atomic.Int64 // read, for other goroutines
+}
 
 // pattern repeats 0..250; a window of it starting at any offset mod 251 is
 // the stream's next bytes.
@@ -41,6 +44,7 @@ func (p *patternReader) Read(b []byte) (int, error) {
 	off := int(p.read % 251)
 	n := copy(b, pattern[off:off+min(len(b), len(pattern)-251)])
 	p.read += int64(n)
+	p.sent.Store(p.read)
 	return n, nil
 }
 
@@ -67,11 +71,11 @@ func streamPart(t testing.TB, s *servertest.Server, uploadID string, size int64)
 	res, err := s.Client().Do(req)
 	if err != nil {
 		// The server may close the connection while the client still writes.
-		return servertest.Response{Status: -1, Body: []byte(err.Error())}, pr.read
+		return servertest.Response{Status: -1, Body: []byte(err.Error())}, pr.sent.Load()
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return servertest.Response{Status: res.StatusCode, Header: res.Header, Body: b}, pr.read
+	return servertest.Response{Status: res.StatusCode, Header: res.Header, Body: b}, pr.sent.Load()
 }
 
 func heapAllocDuring(f func()) uint64 {

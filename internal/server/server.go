@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -98,12 +99,32 @@ func New(cfg Config) *Server {
 		writeError(w, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: strPtr("unknown_url"),
 			Message: fmt.Sprintf("Invalid URL (%s %s): this server implements /v1/uploads and /v1/files.", r.Method, r.URL.Path)})
 	})
-	var h http.Handler = mux
+	var h http.Handler = canonicalPaths(mux)
 	if cfg.Latency > 0 {
 		h = faults.Latency(cfg.Latency, h)
 	}
 	s.handler = s.logged(s.recovered(h))
 	return s
+}
+
+// canonicalPaths answers a request whose path is not canonical (a doubled
+// slash, "." or "..") with the JSON 404 of an unknown URL, naming the
+// canonical path. The ServeMux would redirect it instead, with an HTML body
+// (or none), and every answer of the API is JSON.
+func canonicalPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.EscapedPath()
+		c := path.Clean("/" + p)
+		if strings.HasSuffix(p, "/") && c != "/" {
+			c += "/"
+		}
+		if r.Method != http.MethodConnect && c != p {
+			writeError(w, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: strPtr("unknown_url"),
+				Message: fmt.Sprintf("Invalid URL (%s %s): the path is not canonical; use %s (check the base URL for a trailing or doubled slash).", r.Method, p, c)})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // ServeHTTP implements http.Handler.
@@ -217,6 +238,15 @@ func (s *Server) logged(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		sw := &statusWriter{ResponseWriter: w}
 		body := &countingBody{ReadCloser: r.Body}
+		// Count on a shallow copy of the request, never on the server's own:
+		// net/http looks at the original request's Body (its own type) to
+		// learn that a handler left a large body unread, and only then
+		// half-closes and waits before closing the connection. Replacing it
+		// made the server close at once, and the kernel's RST could destroy
+		// an early refusal (a part on an upload that is not pending, or too
+		// large) before the client read it: the client saw "connection reset
+		// by peer", and the SDK retried.
+		r = r.WithContext(r.Context())
 		r.Body = body
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
