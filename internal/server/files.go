@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -82,7 +83,53 @@ func (s *Server) fileContent(w http.ResponseWriter, r *http.Request) {
 	defer c.Close()
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Filename}))
-	http.ServeContent(w, r, "", time.Unix(f.CreatedAt, 0), c)
+	http.ServeContent(&contentErrors{ResponseWriter: w, size: f.Bytes, r: r}, r, "", time.Unix(f.CreatedAt, 0), c)
+}
+
+// contentErrors turns the failures http.ServeContent answers by itself, a
+// plain-text 416 for a Range it cannot serve and a bodiless 412 for a failed
+// If-Match or If-Unmodified-Since, into the API's JSON errors.
+type contentErrors struct {
+	http.ResponseWriter
+	size   int64
+	r      *http.Request
+	failed bool
+}
+
+func (w *contentErrors) WriteHeader(code int) {
+	if code < 400 || w.failed {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.failed = true
+	w.Header().Del("Content-Disposition")
+	e := &apiError{Status: code, Type: "invalid_request_error"}
+	switch code {
+	case http.StatusRequestedRangeNotSatisfiable:
+		e.Param, e.Code = strPtr("Range"), strPtr("range_not_satisfiable")
+		e.Message = fmt.Sprintf("The Range header %q is malformed or does not fit the file's %d bytes; ask for bytes=FIRST-LAST within 0-%d, or leave Range out.",
+			w.r.Header.Get("Range"), w.size, w.size-1)
+		if w.size == 0 {
+			e.Message = fmt.Sprintf("The Range header %q asks for bytes of an empty file; leave Range out.", w.r.Header.Get("Range"))
+		}
+	case http.StatusPreconditionFailed:
+		e.Code = strPtr("precondition_failed")
+		e.Message = "A precondition of the request (If-Match or If-Unmodified-Since) does not hold for this file."
+	default:
+		e.Message = http.StatusText(code)
+	}
+	writeError(w.ResponseWriter, e)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *contentErrors) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Write drops the plain-text body that follows a failure written as JSON.
+func (w *contentErrors) Write(p []byte) (int, error) {
+	if w.failed {
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
 }
 
 // POST /v1/files: multipart with file, purpose and expires_after[anchor|seconds].

@@ -48,7 +48,7 @@ var errTooLarge = errors.New("body larger than allowed")
 // fsyncs the file and its directory. It returns the byte count and hex MD5.
 // On any failure the file is removed.
 func writeDurable(path string, r io.Reader, max int64) (n int64, sum string, err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := mkdirDurable(filepath.Dir(path)); err != nil {
 		return 0, "", err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -85,6 +85,18 @@ func writeDurable(path string, r io.Reader, max int64) (n int64, sum string, err
 		return n, "", err
 	}
 	return n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// mkdirDurable creates dir if it is missing and fsyncs its parent, so that
+// the new directory's entry (and so the parts inside it) survives a power loss.
+func mkdirDurable(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(dir))
 }
 
 func syncDir(dir string) error {

@@ -19,7 +19,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -161,8 +160,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		opts.Now = time.Now
 	}
 	for _, sub := range []string{"", "parts", "files"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
-			return nil, fmt.Errorf("create data directory: %w", err)
+		if err := mkdirDurable(filepath.Join(dir, sub)); err != nil {
+			return nil, fmt.Errorf("create data directory %s: %w", dir, err)
 		}
 	}
 	dbPath := filepath.Join(dir, "state.db")

@@ -149,6 +149,10 @@ func (s *Store) AddPart(org, uploadID string, body io.Reader, maxPart, maxUpload
 		return Part{}, invalid("data", "part_too_large",
 			"The part is larger than the maximum part size of %d bytes. Split the file into smaller parts.", maxPart)
 	}
+	var be *BodyError
+	if errors.As(err, &be) {
+		return Part{}, be // the client's side: not ours to prefix
+	}
 	if err != nil {
 		return Part{}, fmt.Errorf("store part: %w", err)
 	}
