@@ -3,6 +3,10 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+
+	"github.com/uploads-dev/uploads/internal/api"
 )
 
 // Exit codes. They are listed in the root command's help and the README;
@@ -34,17 +38,89 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(err error) error { return usageError{err} }
 
+// hintError carries a next step to print after the error.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e hintError) Error() string { return e.err.Error() }
+func (e hintError) Unwrap() error { return e.err }
+
+func withHint(err error, format string, args ...any) error {
+	return hintError{err: err, hint: fmt.Sprintf(format, args...)}
+}
+
+// exitError forces an exit code (for example, a batch in which some files failed).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+
 // exitCode maps an error to the process's exit code.
-func exitCode(err error) int {
+func exitCode(ctx context.Context, err error) int {
 	var ue usageError
+	var ee exitError
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.As(err, &ee):
+		return ee.code
 	case errors.As(err, &ue):
 		return ExitUsage
-	case errors.Is(err, context.Canceled):
+	}
+	switch api.Classify(ctx, err) {
+	case api.Canceled:
 		return ExitInterrupted
+	case api.Auth:
+		return ExitAuth
+	case api.Rejected:
+		return ExitAPIRejected
+	case api.Transient:
+		return ExitTransient
+	}
+	return ExitFailure
+}
+
+// reportError writes err to stderr as "uploads: error: …", with the API's
+// status, type, param and code when there are some, and a hint where one
+// helps.
+func reportError(ctx context.Context, w io.Writer, err error) {
+	if ae, ok := api.APIError(err); ok {
+		msg := ae.Message
+		if msg == "" {
+			msg = fmt.Sprintf("the API answered %d", ae.StatusCode)
+		}
+		fmt.Fprintf(w, "uploads: error: %s\n", msg)
+		detail := fmt.Sprintf("status %d", ae.StatusCode)
+		for _, kv := range [][2]string{{"type", ae.Type}, {"param", ae.Param}, {"code", ae.Code}} {
+			if kv[1] != "" {
+				detail += ", " + kv[0] + " " + kv[1]
+			}
+		}
+		if ae.Request != nil {
+			detail += ", " + ae.Request.Method + " " + ae.Request.URL.Path
+		}
+		fmt.Fprintf(w, "uploads: error: (%s)\n", detail)
+	} else {
+		fmt.Fprintf(w, "uploads: error: %v\n", err)
+	}
+	var he hintError
+	switch {
+	case errors.As(err, &he):
+		fmt.Fprintf(w, "uploads: hint: %s\n", he.hint)
+	case errors.As(err, new(usageError)):
+		fmt.Fprintln(w, "uploads: hint: run 'uploads --help' or 'uploads COMMAND --help' for usage")
+	case errors.Is(err, api.ErrNoAPIKey):
 	default:
-		return ExitFailure
+		switch api.Classify(ctx, err) {
+		case api.Auth:
+			fmt.Fprintln(w, "uploads: hint: check OPENAI_API_KEY (or --api-key) and that it belongs to the organization that owns the object")
+		case api.Transient:
+			fmt.Fprintln(w, "uploads: hint: the failure may be temporary; check the network and --base-url, then run the command again")
+		}
 	}
 }

@@ -9,7 +9,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -46,12 +45,9 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err != nil {
-		fmt.Fprintf(stdio.Err, "uploads: error: %v\n", err)
-		if errors.As(err, new(usageError)) {
-			fmt.Fprintln(stdio.Err, "uploads: hint: run 'uploads --help' or 'uploads COMMAND --help' for usage")
-		}
+		reportError(ctx, stdio.Err, err)
 	}
-	return exitCode(err)
+	return exitCode(ctx, err)
 }
 
 // NewRootCmd builds the `uploads` command and its subcommands.
@@ -72,7 +68,12 @@ implements the same API (uploads serve), for tests, CI pipelines and demos.
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usagef(fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
+	f := &Factory{IO: stdio}
 	root.AddCommand(NewServeCmd(stdio, nil), newVersionCmd(stdio))
+	for _, c := range apiCommands(f) {
+		f.addGlobalFlags(c)
+		root.AddCommand(c)
+	}
 	return root
 }
 
@@ -86,6 +87,12 @@ func newVersionCmd(stdio IO) *cobra.Command {
 			return err
 		},
 	}
+}
+
+// apiCommands are the commands that talk to the API; each gets the global
+// flags (--base-url, --api-key, …).
+func apiCommands(f *Factory) []*cobra.Command {
+	return nil
 }
 
 // noArgs refuses positional arguments as a usage error.

@@ -1,0 +1,208 @@
+// Package api is the client side of the Uploads and Files API: a thin wrapper
+// around the official OpenAI Go SDK (openai-go/v3) that adds what the SDK
+// lacks for large uploads — parts streamed from disk with an exact
+// Content-Length and never held in memory, the server's part listing, and a
+// classification of errors into what a caller can do about them.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+)
+
+// DefaultBaseURL is the real service.
+const DefaultBaseURL = "https://api.openai.com/v1"
+
+// Config says where and how to reach the API.
+type Config struct {
+	BaseURL      string
+	APIKey       string
+	Organization string
+	Project      string
+	// Timeout bounds each request attempt (0: none).
+	Timeout time.Duration
+	// MaxRetries is how often the SDK retries the small JSON calls (create,
+	// complete, cancel, files); parts are retried by the caller instead.
+	MaxRetries int
+	// HTTPClient, when set, carries the requests (tests use the server's).
+	HTTPClient *http.Client
+	// UserAgent is sent with every request.
+	UserAgent string
+}
+
+// Client calls the API.
+type Client struct {
+	sdk openai.Client
+	cfg Config
+}
+
+// ErrNoAPIKey means no key was configured.
+var ErrNoAPIKey = errors.New("no API key: set OPENAI_API_KEY, pass --api-key, or put api_key in the config file")
+
+// New checks cfg and returns a Client.
+func New(cfg Config) (*Client, error) {
+	if cfg.APIKey == "" {
+		return nil, ErrNoAPIKey
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("base URL %q is not an http(s) URL such as %s", cfg.BaseURL, DefaultBaseURL)
+	}
+	if cfg.MaxRetries < 0 {
+		cfg.MaxRetries = 0
+	}
+	opts := []option.RequestOption{
+		option.WithBaseURL(strings.TrimSuffix(cfg.BaseURL, "/") + "/"),
+		option.WithAPIKey(cfg.APIKey),
+		option.WithMaxRetries(cfg.MaxRetries),
+	}
+	if cfg.Organization != "" {
+		opts = append(opts, option.WithOrganization(cfg.Organization))
+	}
+	if cfg.Project != "" {
+		opts = append(opts, option.WithProject(cfg.Project))
+	}
+	if cfg.Timeout > 0 {
+		opts = append(opts, option.WithRequestTimeout(cfg.Timeout))
+	}
+	if cfg.HTTPClient != nil {
+		opts = append(opts, option.WithHTTPClient(cfg.HTTPClient))
+	}
+	if cfg.UserAgent != "" {
+		opts = append(opts, option.WithHeader("User-Agent", cfg.UserAgent))
+	}
+	return &Client{sdk: openai.NewClient(opts...), cfg: cfg}, nil
+}
+
+// BaseURL is the URL the client talks to.
+func (c *Client) BaseURL() string { return c.cfg.BaseURL }
+
+// NewUpload is what CreateUpload sends.
+type NewUpload struct {
+	Filename string
+	Purpose  string
+	Bytes    int64
+	MimeType string
+	// ExpiresAfter, when positive, sets the resulting file's expiry (seconds
+	// after creation).
+	ExpiresAfter int64
+}
+
+// CreateUpload starts an upload session.
+func (c *Client) CreateUpload(ctx context.Context, n NewUpload) (*openai.Upload, error) {
+	p := openai.UploadNewParams{Bytes: n.Bytes, Filename: n.Filename, MimeType: n.MimeType, Purpose: openai.FilePurpose(n.Purpose)}
+	if n.ExpiresAfter > 0 {
+		p.ExpiresAfter = openai.UploadNewParamsExpiresAfter{Seconds: n.ExpiresAfter}
+	}
+	return c.sdk.Uploads.New(ctx, p)
+}
+
+// Complete finishes an upload with its parts in order and, when md5Hex is
+// not empty, the MD5 of the whole file.
+func (c *Client) Complete(ctx context.Context, uploadID string, partIDs []string, md5Hex string) (*openai.Upload, error) {
+	p := openai.UploadCompleteParams{PartIDs: partIDs}
+	if md5Hex != "" {
+		p.Md5 = openai.String(md5Hex)
+	}
+	return c.sdk.Uploads.Complete(ctx, uploadID, p)
+}
+
+// Cancel cancels a pending upload.
+func (c *Client) Cancel(ctx context.Context, uploadID string) (*openai.Upload, error) {
+	return c.sdk.Uploads.Cancel(ctx, uploadID)
+}
+
+// GetUpload reads an upload (an extension of the bundled server; the real
+// service answers 404).
+func (c *Client) GetUpload(ctx context.Context, uploadID string) (*openai.Upload, error) {
+	var u openai.Upload
+	if err := c.sdk.Get(ctx, "uploads/"+url.PathEscape(uploadID), nil, &u); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// Part is an accepted part. Bytes and MD5 are the bundled server's
+// extensions (zero and "" from a server without them).
+type Part struct {
+	ID        string `json:"id"`
+	Object    string `json:"object"`
+	CreatedAt int64  `json:"created_at"`
+	UploadID  string `json:"upload_id"`
+	Bytes     int64  `json:"bytes,omitempty"`
+	MD5       string `json:"md5,omitempty"`
+}
+
+// ListParts lists the parts an upload has accepted so far (an extension of
+// the bundled server).
+func (c *Client) ListParts(ctx context.Context, uploadID string) ([]Part, error) {
+	var list struct {
+		Data []Part `json:"data"`
+	}
+	if err := c.sdk.Get(ctx, "uploads/"+url.PathEscape(uploadID)+"/parts", nil, &list); err != nil {
+		return nil, err
+	}
+	return list.Data, nil
+}
+
+// ListFiles lists files, newest first, following pages up to limit files
+// (0: all).
+func (c *Client) ListFiles(ctx context.Context, purpose string, limit int) ([]openai.FileObject, error) {
+	p := openai.FileListParams{}
+	if purpose != "" {
+		p.Purpose = openai.String(purpose)
+	}
+	if limit > 0 && limit < 10000 {
+		p.Limit = openai.Int(int64(limit))
+	}
+	var out []openai.FileObject
+	iter := c.sdk.Files.ListAutoPaging(ctx, p)
+	for iter.Next() {
+		out = append(out, iter.Current())
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+	}
+	return out, iter.Err()
+}
+
+// GetFile reads a file object.
+func (c *Client) GetFile(ctx context.Context, id string) (*openai.FileObject, error) {
+	return c.sdk.Files.Get(ctx, id)
+}
+
+// DeleteFile deletes a file.
+func (c *Client) DeleteFile(ctx context.Context, id string) (*openai.FileDeleted, error) {
+	return c.sdk.Files.Delete(ctx, id)
+}
+
+// FileContent opens a file's bytes; the caller closes the body.
+func (c *Client) FileContent(ctx context.Context, id string) (io.ReadCloser, int64, error) {
+	res, err := c.sdk.Files.Content(ctx, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	return res.Body, res.ContentLength, nil
+}
+
+// RawJSON returns the JSON an SDK object was decoded from, or its encoding.
+func RawJSON(v interface{ RawJSON() string }) json.RawMessage {
+	if raw := v.RawJSON(); raw != "" {
+		return json.RawMessage(raw)
+	}
+	b, _ := json.Marshal(v)
+	return b
+}

@@ -1,0 +1,109 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"strings"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+)
+
+// PartBody is the bytes of one part. Open is called once per attempt and
+// must return the part from its first byte: a section of a file can be
+// opened again for a retry, a pipe cannot (Replayable false).
+type PartBody struct {
+	// Size is the part's length, or -1 when unknown (sent chunked).
+	Size       int64
+	Open       func() (io.Reader, error)
+	Replayable bool
+}
+
+// Section is the part of ra from off, n bytes long, re-read from ra on each
+// attempt.
+func Section(ra io.ReaderAt, off, n int64) PartBody {
+	return PartBody{Size: n, Replayable: true, Open: func() (io.Reader, error) {
+		return io.NewSectionReader(ra, off, n), nil
+	}}
+}
+
+// Stream is a part read once from r (n bytes, or -1 for unknown).
+func Stream(r io.Reader, n int64) PartBody {
+	used := false
+	return PartBody{Size: n, Open: func() (io.Reader, error) {
+		if used {
+			return nil, fmt.Errorf("the part's input cannot be read a second time")
+		}
+		used = true
+		return r, nil
+	}}
+}
+
+// multipartFrame is the multipart/form-data framing around a part's bytes:
+// the header of the one field "data", and the closing boundary.
+type multipartFrame struct {
+	head, tail  []byte
+	contentType string
+}
+
+func newFrame() multipartFrame {
+	var head bytes.Buffer
+	mw := multipart.NewWriter(&head)
+	// CreateFormFile cannot fail writing to a bytes.Buffer.
+	_, _ = mw.CreateFormFile("data", "part")
+	return multipartFrame{
+		head:        head.Bytes(),
+		tail:        []byte("\r\n--" + mw.Boundary() + "--\r\n"),
+		contentType: mw.FormDataContentType(),
+	}
+}
+
+// body assembles framing and bytes; its length is exact when the part's is.
+func (f multipartFrame) body(r io.Reader, size int64) (io.Reader, int64) {
+	n := int64(-1)
+	if size >= 0 {
+		n = int64(len(f.head)) + size + int64(len(f.tail))
+	}
+	return io.MultiReader(bytes.NewReader(f.head), r, bytes.NewReader(f.tail)), n
+}
+
+// AddPart sends one part, streamed, in a single attempt: the SDK's own
+// retries are off so that bytes are never sent twice blindly; the caller
+// retries (see package retry) with a fresh Open.
+func (c *Client) AddPart(ctx context.Context, uploadID string, body PartBody) (*Part, error) {
+	src, err := body.Open()
+	if err != nil {
+		return nil, err
+	}
+	frame := newFrame()
+	reader, length := frame.body(src, body.Size)
+	setLength := func(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+		req.ContentLength = length
+		if length < 0 {
+			req.ContentLength = -1
+		}
+		req.GetBody = nil // one attempt: nothing may re-send these bytes
+		return next(req)
+	}
+	var raw json.RawMessage
+	_, err = c.sdk.Uploads.Parts.New(ctx, uploadID,
+		openai.UploadPartNewParams{Data: strings.NewReader("")},
+		option.WithRequestBody(frame.contentType, reader),
+		option.WithMiddleware(setLength),
+		option.WithMaxRetries(0),
+		option.WithResponseBodyInto(&raw),
+	)
+	if err != nil {
+		return nil, err
+	}
+	var p Part
+	if err := json.Unmarshal(raw, &p); err != nil || p.ID == "" {
+		return nil, fmt.Errorf("the server's answer to a part is not an upload.part object: %.200s", raw)
+	}
+	return &p, nil
+}

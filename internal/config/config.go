@@ -1,0 +1,166 @@
+// Package config resolves the settings of the uploads command line from, in
+// order of precedence, flags, the environment (OPENAI_* as the official SDKs
+// read them, UPLOADS_* for the tool's own settings), a YAML config file and
+// defaults. It is the only package that uses viper.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/uploads-dev/uploads/internal/units"
+)
+
+// Config is every setting, resolved.
+type Config struct {
+	BaseURL      string        `mapstructure:"base_url"`
+	APIKey       string        `mapstructure:"api_key"`
+	Organization string        `mapstructure:"organization"`
+	Project      string        `mapstructure:"project"`
+	Timeout      time.Duration `mapstructure:"timeout"`
+	Format       string        `mapstructure:"format"`
+	Retries      int           `mapstructure:"retries"`
+	Concurrency  int           `mapstructure:"concurrency"`
+	PartSize     units.Size    `mapstructure:"part_size"`
+	JournalDir   string        `mapstructure:"journal_dir"`
+	// File is the config file that was read, "" if none.
+	File string `mapstructure:"-"`
+}
+
+// Setting is one key: its flag, its environment variable and its default.
+type Setting struct {
+	Key, Flag, Env string
+	Default        any
+}
+
+// Settings lists every key. The README's configuration table follows it.
+var Settings = []Setting{
+	{"base_url", "base-url", "OPENAI_BASE_URL", "https://api.openai.com/v1"},
+	{"api_key", "api-key", "OPENAI_API_KEY", ""},
+	{"organization", "organization", "OPENAI_ORG_ID", ""},
+	{"project", "project", "OPENAI_PROJECT_ID", ""},
+	{"timeout", "timeout", "UPLOADS_TIMEOUT", "10m"},
+	{"format", "format", "UPLOADS_FORMAT", "json"},
+	{"retries", "retries", "UPLOADS_RETRIES", 8},
+	{"concurrency", "concurrency", "UPLOADS_CONCURRENCY", 4},
+	{"part_size", "part-size", "UPLOADS_PART_SIZE", "64MiB"},
+	{"journal_dir", "journal-dir", "UPLOADS_JOURNAL_DIR", ""},
+}
+
+// ConfigEnv names the config file when --config is not given.
+const ConfigEnv = "UPLOADS_CONFIG"
+
+// DefaultFile is $XDG_CONFIG_HOME/uploads/config.yaml (or under ~/.config).
+func DefaultFile() string {
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		dir = filepath.Join(home, ".config")
+	}
+	return filepath.Join(dir, "uploads", "config.yaml")
+}
+
+// Load resolves the settings. flags holds the command's flags (those named in
+// Settings are bound when present); file is --config ("" for the default).
+func Load(flags *pflag.FlagSet, file string) (Config, error) {
+	v := viper.New()
+	for _, s := range Settings {
+		v.SetDefault(s.Key, s.Default)
+		if err := v.BindEnv(s.Key, s.Env); err != nil {
+			return Config{}, err
+		}
+		if flags != nil {
+			if f := flags.Lookup(s.Flag); f != nil {
+				if err := v.BindPFlag(s.Key, f); err != nil {
+					return Config{}, err
+				}
+			}
+		}
+	}
+	explicit := file != ""
+	if !explicit {
+		file = os.Getenv(ConfigEnv)
+		explicit = file != ""
+	}
+	if !explicit {
+		file = DefaultFile()
+	}
+	var cfg Config
+	if file != "" {
+		v.SetConfigFile(file)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			if !explicit && errors.Is(err, fs.ErrNotExist) {
+				file = ""
+			} else {
+				return Config{}, fmt.Errorf("config file %s: %w", file, err)
+			}
+		}
+	}
+	hook := mapstructure.ComposeDecodeHookFunc(mapstructure.StringToTimeDurationHookFunc(), sizeHook)
+	if err := v.Unmarshal(&cfg, viper.DecodeHook(hook)); err != nil {
+		return Config{}, fmt.Errorf("config%s: %w", inFile(file), err)
+	}
+	cfg.File = file
+	if err := cfg.check(); err != nil {
+		return Config{}, fmt.Errorf("%w%s", err, inFile(file))
+	}
+	return cfg, nil
+}
+
+func inFile(file string) string {
+	if file == "" {
+		return ""
+	}
+	return " (settings from flags, environment and " + file + ")"
+}
+
+func (c Config) check() error {
+	switch {
+	case c.Format != "json" && c.Format != "text":
+		return fmt.Errorf("format %q: expected json or text", c.Format)
+	case c.Timeout < 0:
+		return fmt.Errorf("timeout %v must not be negative", c.Timeout)
+	case c.Retries < 0:
+		return fmt.Errorf("retries %d must not be negative", c.Retries)
+	case c.Concurrency < 1:
+		return fmt.Errorf("concurrency %d must be at least 1", c.Concurrency)
+	}
+	return nil
+}
+
+var sizeType = reflect.TypeFor[units.Size]()
+
+// sizeHook reads a units.Size from a string ("64MiB") or a number of bytes.
+func sizeHook(from, to reflect.Type, data any) (any, error) {
+	if to != sizeType {
+		return data, nil
+	}
+	switch d := data.(type) {
+	case string:
+		n, err := units.ParseSize(d)
+		return units.Size(n), err
+	case int:
+		return units.Size(d), nil
+	case int64:
+		return units.Size(d), nil
+	case float64:
+		if d != float64(int64(d)) || d < 0 {
+			return nil, fmt.Errorf("size %v is not a whole number of bytes", d)
+		}
+		return units.Size(int64(d)), nil
+	}
+	return data, nil
+}
