@@ -1,0 +1,270 @@
+// Package journal keeps the crash-safe resume record of an upload: which
+// session a file is going to, how it is cut into parts, which parts the
+// server acknowledged (with their ids and MD5s), and how far the whole-file
+// MD5 has got. A journal is JSON with a schema version, written atomically
+// (temporary file, fsync, rename, fsync of the directory) with mode 0600, and
+// named by a key derived from the file's absolute path, size and mtime, the
+// purpose, the part size and the base URL.
+package journal
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// SchemaVersion is the version this code writes and reads.
+const SchemaVersion = 1
+
+// Fingerprint identifies one upload of one file version.
+type Fingerprint struct {
+	Path     string `json:"path"` // absolute
+	Size     int64  `json:"size"`
+	ModTime  int64  `json:"mtime_ns"`
+	Purpose  string `json:"purpose"`
+	PartSize int64  `json:"part_size"`
+	BaseURL  string `json:"base_url"`
+}
+
+// Key is the journal's name for this fingerprint.
+func (f Fingerprint) Key() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%s\x00%d\x00%s", f.Path, f.Size, f.ModTime, f.Purpose, f.PartSize, strings.TrimSuffix(f.BaseURL, "/"))
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// Part is one planned part; ID is set once the server acknowledged it.
+type Part struct {
+	Offset int64  `json:"offset"`
+	Length int64  `json:"length"`
+	ID     string `json:"id,omitempty"`
+	MD5    string `json:"md5,omitempty"`
+}
+
+// Journal is the resume record of one upload.
+type Journal struct {
+	Version     int         `json:"version"`
+	Fingerprint Fingerprint `json:"fingerprint"`
+	UploadID    string      `json:"upload_id"`
+	Filename    string      `json:"filename"`
+	MimeType    string      `json:"mime_type"`
+	// ExpiresAt is the session's expiry, Unix seconds.
+	ExpiresAt int64     `json:"expires_at"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Parts     []Part    `json:"parts"`
+	// MD5State is the marshalled state of the whole-file MD5 after its first
+	// MD5Offset bytes, so that a resume need not hash them again.
+	MD5State  []byte `json:"md5_state,omitempty"`
+	MD5Offset int64  `json:"md5_offset,omitempty"`
+}
+
+// Key is the journal's key.
+func (j *Journal) Key() string { return j.Fingerprint.Key() }
+
+// Acked counts the acknowledged parts and their bytes.
+func (j *Journal) Acked() (parts int, bytes int64) {
+	for _, p := range j.Parts {
+		if p.ID != "" {
+			parts++
+			bytes += p.Length
+		}
+	}
+	return parts, bytes
+}
+
+// CorruptError is a journal file that cannot be used.
+type CorruptError struct {
+	Path string
+	Err  error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("resume journal %s is unreadable (%v); remove it with 'uploads journal rm %s' or run with --restart",
+		e.Path, e.Err, strings.TrimSuffix(filepath.Base(e.Path), ".json"))
+}
+
+// Unwrap returns the cause.
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// ErrNotFound is returned by Load when there is no journal for a key.
+var ErrNotFound = errors.New("no journal")
+
+// Decode reads a journal and checks that it is whole and consistent.
+func Decode(data []byte) (*Journal, error) {
+	var j Journal
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		return nil, fmt.Errorf("not a journal: %w", err)
+	}
+	if j.Version != SchemaVersion {
+		return nil, fmt.Errorf("schema version %d, this uploads reads %d", j.Version, SchemaVersion)
+	}
+	if j.UploadID == "" || j.Fingerprint.Path == "" || j.Fingerprint.Size <= 0 || j.Fingerprint.PartSize <= 0 {
+		return nil, errors.New("missing upload id, path, size or part size")
+	}
+	var next int64
+	for i, p := range j.Parts {
+		if p.Offset != next || p.Length <= 0 || p.Length > j.Fingerprint.PartSize {
+			return nil, fmt.Errorf("part %d (offset %d, length %d) does not follow the previous part", i+1, p.Offset, p.Length)
+		}
+		if (p.ID == "") != (p.MD5 == "") {
+			return nil, fmt.Errorf("part %d has an id without an MD5 or the reverse", i+1)
+		}
+		next += p.Length
+	}
+	if next != j.Fingerprint.Size {
+		return nil, fmt.Errorf("the parts cover %d bytes, the file has %d", next, j.Fingerprint.Size)
+	}
+	if j.MD5Offset < 0 || j.MD5Offset > j.Fingerprint.Size || (j.MD5Offset > 0 && len(j.MD5State) == 0) {
+		return nil, fmt.Errorf("MD5 progress %d is out of range", j.MD5Offset)
+	}
+	return &j, nil
+}
+
+// Store is a directory of journals.
+type Store struct{ Dir string }
+
+// DefaultDir is $XDG_STATE_HOME/uploads (or ~/.local/state/uploads).
+func DefaultDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "uploads")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "uploads")
+	}
+	return ".uploads-journal"
+}
+
+func (s Store) path(key string) string { return filepath.Join(s.Dir, key+".json") }
+
+// Path is where the journal of key lives.
+func (s Store) Path(key string) string { return s.path(key) }
+
+// Load reads the journal of key: ErrNotFound if there is none, a
+// *CorruptError if it cannot be used.
+func (s Store) Load(key string) (*Journal, error) {
+	data, err := os.ReadFile(s.path(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	j, err := Decode(data)
+	if err != nil {
+		return nil, &CorruptError{Path: s.path(key), Err: err}
+	}
+	if j.Key() != key {
+		return nil, &CorruptError{Path: s.path(key), Err: errors.New("its content does not match its name")}
+	}
+	return j, nil
+}
+
+// Save writes j atomically: a reader sees the old journal or the new one,
+// never a mix, and after Save returns the new one survives a crash.
+func (s Store) Save(j *Journal) error {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return fmt.Errorf("create journal directory: %w", err)
+	}
+	j.Version = SchemaVersion
+	data, err := json.MarshalIndent(j, "", " ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(s.Dir, ".tmp-*.json")
+	if err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write journal: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write journal: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), s.path(j.Key())); err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	d, err := os.Open(s.Dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Remove deletes the journal of key; a missing one is not an error.
+func (s Store) Remove(key string) error {
+	err := os.Remove(s.path(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// Entry is one journal file as List finds it: the journal, or why it is unusable.
+type Entry struct {
+	Key     string
+	Path    string
+	Journal *Journal // nil when Err is set
+	Err     error
+}
+
+// List returns every journal in the store, oldest first.
+func (s Store) List() ([]Entry, error) {
+	names, err := filepath.Glob(filepath.Join(s.Dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []Entry
+	for _, name := range names {
+		key := strings.TrimSuffix(filepath.Base(name), ".json")
+		if strings.HasPrefix(key, ".tmp-") {
+			continue
+		}
+		j, err := s.Load(key)
+		out = append(out, Entry{Key: key, Path: name, Journal: j, Err: err})
+	}
+	sort.Slice(out, func(a, b int) bool {
+		ta, tb := time.Time{}, time.Time{}
+		if out[a].Journal != nil {
+			ta = out[a].Journal.CreatedAt
+		}
+		if out[b].Journal != nil {
+			tb = out[b].Journal.CreatedAt
+		}
+		if !ta.Equal(tb) {
+			return ta.Before(tb)
+		}
+		return out[a].Key < out[b].Key
+	})
+	return out, nil
+}
+
+// Plan cuts size bytes into parts of partSize (the last may be shorter).
+func Plan(size, partSize int64) []Part {
+	var parts []Part
+	for off := int64(0); off < size; off += partSize {
+		parts = append(parts, Part{Offset: off, Length: min(partSize, size-off)})
+	}
+	return parts
+}

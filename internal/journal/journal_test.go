@@ -1,0 +1,145 @@
+package journal
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func sample() *Journal {
+	fp := Fingerprint{Path: "/data/clip.mp4", Size: 150, ModTime: 1, Purpose: "video", PartSize: 64, BaseURL: "http://127.0.0.1:1/v1"}
+	j := &Journal{Version: SchemaVersion, Fingerprint: fp, UploadID: "upload_1", Filename: "clip.mp4", MimeType: "video/mp4",
+		ExpiresAt: time.Now().Add(time.Hour).Unix(), Parts: Plan(150, 64)}
+	j.Parts[0].ID, j.Parts[0].MD5 = "part_a", "0123456789abcdef0123456789abcdef"
+	return j
+}
+
+func TestPlan(t *testing.T) {
+	p := Plan(150, 64)
+	if len(p) != 3 || p[2].Offset != 128 || p[2].Length != 22 {
+		t.Fatalf("Plan = %+v", p)
+	}
+	if p := Plan(128, 64); len(p) != 2 || p[1].Length != 64 {
+		t.Fatalf("Plan(128, 64) = %+v", p)
+	}
+}
+
+func TestKeyCoversTheFingerprint(t *testing.T) {
+	base := sample().Fingerprint
+	seen := map[string]bool{base.Key(): true}
+	for _, change := range []func(*Fingerprint){
+		func(f *Fingerprint) { f.Path += "x" }, func(f *Fingerprint) { f.Size++ }, func(f *Fingerprint) { f.ModTime++ },
+		func(f *Fingerprint) { f.Purpose = "batch" }, func(f *Fingerprint) { f.PartSize++ }, func(f *Fingerprint) { f.BaseURL += "2" },
+	} {
+		f := base
+		change(&f)
+		if seen[f.Key()] {
+			t.Fatalf("a changed fingerprint %+v has a key already seen", f)
+		}
+		seen[f.Key()] = true
+	}
+	slash := base
+	slash.BaseURL += "/"
+	if slash.Key() != base.Key() {
+		t.Fatal("a trailing slash on the base URL changes the key")
+	}
+}
+
+func TestSaveLoadRemove(t *testing.T) {
+	s := Store{Dir: filepath.Join(t.TempDir(), "journals")}
+	j := sample()
+	if err := s.Save(j); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(s.Path(j.Key()))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("journal file: %v, mode %v; want 0600", err, st.Mode())
+	}
+	got, err := s.Load(j.Key())
+	if err != nil || got.UploadID != "upload_1" || got.Parts[0].ID != "part_a" {
+		t.Fatalf("Load = %+v, %v", got, err)
+	}
+	if n, b := got.Acked(); n != 1 || b != 64 {
+		t.Fatalf("Acked = %d, %d", n, b)
+	}
+	entries, err := s.List()
+	if err != nil || len(entries) != 1 || entries[0].Journal == nil {
+		t.Fatalf("List = %+v, %v", entries, err)
+	}
+	if err := s.Remove(j.Key()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(j.Key()); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Load after Remove = %v", err)
+	}
+	if err := s.Remove(j.Key()); err != nil {
+		t.Fatalf("removing twice: %v", err)
+	}
+	// No temporary files are left behind.
+	if left, _ := filepath.Glob(filepath.Join(s.Dir, ".tmp-*")); len(left) != 0 {
+		t.Fatalf("temporary files left: %v", left)
+	}
+}
+
+func TestLoadRefusesBadJournals(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	good := sample()
+	key := good.Key()
+	enc := func(mut func(*Journal)) []byte {
+		j := sample()
+		mut(j)
+		b, _ := json.Marshal(j)
+		return b
+	}
+	cases := map[string][]byte{
+		"truncated":      []byte(`{"version":1,"upload_id":`),
+		"not json":       []byte("hello"),
+		"newer schema":   enc(func(j *Journal) { j.Version = 2 }),
+		"no upload id":   enc(func(j *Journal) { j.UploadID = "" }),
+		"gap in parts":   enc(func(j *Journal) { j.Parts[1].Offset = 65 }),
+		"short of size":  enc(func(j *Journal) { j.Parts = j.Parts[:2] }),
+		"id without md5": enc(func(j *Journal) { j.Parts[1].ID = "part_b" }),
+		"md5 past end":   enc(func(j *Journal) { j.MD5Offset = 151; j.MD5State = []byte{1} }),
+		"unknown field":  []byte(strings.Replace(string(enc(func(*Journal) {})), `{`, `{"extra":1,`, 1)),
+		"other file":     enc(func(j *Journal) { j.Fingerprint.Path = "/elsewhere" }),
+	}
+	for name, data := range cases {
+		if err := os.WriteFile(s.Path(key), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.Load(key)
+		var ce *CorruptError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "uploads journal rm") {
+			t.Errorf("%s: Load = %v, want a CorruptError that says how to clear it", name, err)
+		}
+	}
+}
+
+// FuzzDecode: any bytes give a journal or an error, never a panic, and an
+// accepted journal is consistent (its parts tile the file).
+func FuzzDecode(f *testing.F) {
+	b, _ := json.Marshal(sample())
+	f.Add(b)
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"version":1,"fingerprint":{"path":"/a","size":1,"part_size":1},"upload_id":"u","parts":[{"offset":0,"length":1}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		j, err := Decode(data)
+		if err != nil {
+			return
+		}
+		var next int64
+		for _, p := range j.Parts {
+			if p.Offset != next || p.Length <= 0 {
+				t.Fatalf("accepted a journal whose parts do not tile the file: %+v", j.Parts)
+			}
+			next += p.Length
+		}
+		if next != j.Fingerprint.Size {
+			t.Fatalf("accepted parts covering %d of %d bytes", next, j.Fingerprint.Size)
+		}
+	})
+}

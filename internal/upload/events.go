@@ -1,0 +1,42 @@
+package upload
+
+import "time"
+
+// EventType names what happened.
+type EventType string
+
+// The events an upload reports, in the order they can happen.
+const (
+	EventStart       EventType = "start"        // the session is known (new or resumed)
+	EventPartStarted EventType = "part_started" // an attempt at a part began
+	EventPartDone    EventType = "part_done"    // the server acknowledged a part
+	EventRetry       EventType = "retry"        // a part failed and will be tried again
+	EventWarning     EventType = "warning"      // something the user should know
+	EventCompleted   EventType = "completed"    // the file exists
+)
+
+// Event is one progress report. Fields that do not apply are zero.
+type Event struct {
+	Type     EventType `json:"event"`
+	File     string    `json:"file"`
+	UploadID string    `json:"upload_id,omitempty"`
+	FileID   string    `json:"file_id,omitempty"`
+	// Part is 1-based; 0 when the event is not about one part.
+	Part    int           `json:"part,omitempty"`
+	Attempt int           `json:"attempt,omitempty"`
+	Wait    time.Duration `json:"wait_ns,omitempty"`
+	Error   string        `json:"error,omitempty"`
+	Message string        `json:"message,omitempty"`
+	// Resumed is true on EventStart when a journal was used.
+	Resumed bool `json:"resumed,omitempty"`
+	// Progress at the time of the event.
+	BytesDone  int64 `json:"bytes_done"`
+	BytesTotal int64 `json:"bytes_total"`
+	PartsDone  int   `json:"parts_done"`
+	PartsTotal int   `json:"parts_total"`
+	Retries    int   `json:"retries"`
+}
+
+// Reporter receives events. It is called from several goroutines, one event
+// at a time, and must not block for long.
+type Reporter func(Event)
