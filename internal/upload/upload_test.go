@@ -404,3 +404,23 @@ func TestPutWithoutJournal(t *testing.T) {
 	}
 	_ = io.Discard
 }
+
+// When the rate so far cannot finish before the session expires, the user is
+// warned (and the expiry then fails the upload without keeping a journal).
+func TestPutWarnsWhenTheSessionWillExpireFirst(t *testing.T) {
+	s := servertest.Start(t, server.Config{UploadTTL: 2 * time.Second, Latency: 150 * time.Millisecond})
+	dir := t.TempDir()
+	path, _ := writeFile(t, dir, 30<<16, 10) // 30 parts of 64 KiB, one at a time: about 4.5 s
+	ev := &events{}
+	u := &upload.Uploader{Client: client(t, s), Opts: opts(t, ev, dir)}
+	u.Opts.Concurrency = 1
+	_, err := u.Put(context.Background(), path)
+	if !strings.Contains(ev.messages(), "expires in") || !strings.Contains(ev.messages(), "consider more --concurrency") {
+		t.Fatalf("no warning about the session's life; messages:\n%s", ev.messages())
+	}
+	var fe *upload.FailedError
+	ae, isAPI := api.APIError(err)
+	if !errors.As(err, &fe) || fe.Kept || !isAPI || ae.Code != "upload_expired" {
+		t.Fatalf("Put = %v, want the expiry to end the upload without a journal", err)
+	}
+}
