@@ -32,7 +32,9 @@ func TestBackoffIsFullJitterUnderACeiling(t *testing.T) {
 	}
 }
 
-func fast(retries int) Policy { return Policy{Retries: retries, Base: time.Microsecond, Max: time.Microsecond} }
+func fast(retries int) Policy {
+	return Policy{Retries: retries, Base: time.Microsecond, Max: time.Microsecond}
+}
 
 func TestDoStopsOnSuccessAndOnPermanentErrors(t *testing.T) {
 	calls := 0
