@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X github.com/uploads-dev/uploads/internal/cli.Version=$(VERSIO
            -X github.com/uploads-dev/uploads/internal/cli.Commit=$(COMMIT) \
            -X github.com/uploads-dev/uploads/internal/cli.Date=$(DATE)
 
-.PHONY: build test race lint bench demo fuzz tidy-check clean
+.PHONY: build test race lint bench demo fuzz tidy-check docs clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/uploads
@@ -40,6 +40,12 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./internal/server -run '^$$' -fuzz '^FuzzHandlers$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/units -run '^$$' -fuzz '^FuzzParseSize$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/journal -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+
+# The command reference, generated from the commands: docs/reference/*.md
+# and docs/man/*.1 (committed; run after changing a command's help or flags).
+docs:
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) $(GO) run ./scripts/gendocs
 
 # Build, start a throw-away server, upload a sample file through it, show the file id.
 demo: build

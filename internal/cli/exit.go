@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/uploads-dev/uploads/internal/api"
 )
@@ -94,6 +95,10 @@ func reportError(ctx context.Context, w io.Writer, err error) {
 		if msg == "" {
 			msg = fmt.Sprintf("the API answered %d", ae.StatusCode)
 		}
+		// Keep the context callers wrapped around the API's error (which
+		// part, after how many retries), with the API's own message in place
+		// of the SDK's long rendering.
+		msg = strings.Replace(err.Error(), ae.Error(), msg, 1)
 		fmt.Fprintf(w, "uploads: error: %s\n", msg)
 		detail := fmt.Sprintf("status %d", ae.StatusCode)
 		for _, kv := range [][2]string{{"type", ae.Type}, {"param", ae.Param}, {"code", ae.Code}} {

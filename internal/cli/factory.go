@@ -21,6 +21,8 @@ type Factory struct {
 	IO         IO
 	ConfigFile string // --config
 	JSON       bool   // --json
+	// Args are the command line's arguments, for messages that repeat it.
+	Args       []string
 	HTTPClient *http.Client
 }
 
@@ -84,6 +86,17 @@ func printJSON(w io.Writer, raw json.RawMessage) error {
 	} else {
 		b, _ = json.Marshal(v)
 	}
+	_, err := fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// printJSONLine writes an API object as one line of JSON.
+func printJSONLine(w io.Writer, raw json.RawMessage) error {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return fmt.Errorf("the API's answer is not JSON: %w", err)
+	}
+	b, _ := json.Marshal(v)
 	_, err := fmt.Fprintf(w, "%s\n", b)
 	return err
 }

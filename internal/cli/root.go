@@ -9,13 +9,20 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"text/tabwriter"
+	"unicode"
 
 	"github.com/spf13/cobra"
+
+	"github.com/uploads-dev/uploads/internal/api"
+	"github.com/uploads-dev/uploads/internal/config"
 )
 
 // Build information, set with -ldflags "-X …" at release time.
@@ -36,22 +43,39 @@ type IO struct {
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal cancels ctx, for a clean stop; a second one kills the
+	// process at once, as if there were no handler.
+	context.AfterFunc(ctx, stop)
 	return Run(ctx, os.Args[1:], IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 }
 
 // Run runs the command line with args and returns the exit code.
 func Run(ctx context.Context, args []string, stdio IO) int {
-	root := NewRootCmd(stdio)
+	root := NewRootCmd(stdio, args...)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
-	if err != nil {
-		reportError(ctx, stdio.Err, err)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	usage := errors.As(err, new(usageError))
+	switch {
+	case ctx.Err() != nil && !usage:
+		err = fmt.Errorf("interrupted: %w", err)
+	case errors.Is(err, context.DeadlineExceeded) && !errors.As(err, new(hintError)):
+		err = withHint(fmt.Errorf("request timed out: %w", err),
+			"a request took longer than --timeout (UPLOADS_TIMEOUT, default 10m); raise it, or check the server")
+	}
+	reportError(ctx, stdio.Err, err)
+	if usage && cmd != nil {
+		// A usage error shows the usage of the command it is about.
+		fmt.Fprintf(stdio.Err, "\n%s", cmd.UsageString())
 	}
 	return exitCode(ctx, err)
 }
 
-// NewRootCmd builds the `uploads` command and its subcommands.
-func NewRootCmd(stdio IO) *cobra.Command {
+// NewRootCmd builds the `uploads` command and its subcommands; args are the
+// arguments it will run with (put quotes them in its resume hint).
+func NewRootCmd(stdio IO, args ...string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "uploads",
 		Short: "Upload large files with the OpenAI Uploads API, or serve that API locally",
@@ -61,6 +85,8 @@ implements the same API (uploads serve), for tests, CI pipelines and demos.
 ` + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          cobra.ArbitraryArgs,
+		RunE:          runGroup,
 	}
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
@@ -68,11 +94,20 @@ implements the same API (uploads serve), for tests, CI pipelines and demos.
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usagef(fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
-	f := &Factory{IO: stdio}
+	f := &Factory{IO: stdio, Args: args}
 	root.AddCommand(NewServeCmd(stdio, nil), newVersionCmd(stdio))
-	for _, c := range apiCommands(f) {
+	for _, c := range append(apiCommands(f), uploadCommands(f)...) {
 		f.addGlobalFlags(c)
 		root.AddCommand(c)
+	}
+	// cobra's `completion bash|zsh|fish|powershell`, added now (rather than
+	// at Execute) so that an unknown shell is a usage error and the docs
+	// list it.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Args, c.RunE = cobra.ArbitraryArgs, runGroup
+		}
 	}
 	return root
 }
@@ -92,7 +127,46 @@ func newVersionCmd(stdio IO) *cobra.Command {
 // apiCommands are the commands that talk to the API; each gets the global
 // flags (--base-url, --api-key, …).
 func apiCommands(f *Factory) []*cobra.Command {
-	return nil
+	return []*cobra.Command{
+		NewCmdCreate(f, nil),
+		NewCmdParts(f, nil),
+		NewCmdComplete(f, nil),
+		NewCmdCancel(f, nil),
+		NewCmdFiles(f),
+	}
+}
+
+// runGroup is the RunE of a command that only groups others (uploads,
+// uploads files, uploads parts): alone it prints its help; followed by a
+// word that is not one of its commands, it is a usage error.
+func runGroup(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return usagef(errors.New(msg))
+}
+
+// positional checks the number of positional arguments, naming them in the
+// usage error: names are the arguments in order, the first `required` of
+// them required.
+func positional(required int, names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) < required:
+			return usagef(fmt.Errorf("%s needs %s", cmd.CommandPath(), strings.Join(names[len(args):required], " and ")))
+		case len(args) > len(names):
+			return usagef(fmt.Errorf("%s takes at most %d argument(s) (%s), got %d: %q",
+				cmd.CommandPath(), len(names), strings.Join(names, " "), len(args), args))
+		}
+		return nil
+	}
 }
 
 // noArgs refuses positional arguments as a usage error.
@@ -101,4 +175,82 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		return usagef(fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), args))
 	}
 	return nil
+}
+
+// clientFunc defers building the API client (and resolving the
+// configuration) until a command's run function needs it.
+type clientFunc func() (*api.Client, config.Config, error)
+
+func (f *Factory) clientFor(cmd *cobra.Command) clientFunc {
+	return func() (*api.Client, config.Config, error) { return f.Client(cmd) }
+}
+
+// addRetriesFlag adds --retries, read through the configuration (key
+// retries, env UPLOADS_RETRIES). The SDK retries the small JSON calls at most
+// 4 times (capped).
+func addRetriesFlag(cmd *cobra.Command, capped bool) {
+	usage := "retries after a transient failure (env UPLOADS_RETRIES; default 8)"
+	if capped {
+		usage = "retries after a transient failure, at most 4 here (env UPLOADS_RETRIES; default 8)"
+	}
+	cmd.Flags().Int("retries", 0, usage)
+}
+
+// withExitStatus appends the exit codes to a command's long help.
+func withExitStatus(long string) string { return long + "\n\n" + exitCodesHelp }
+
+// apiCode is the API's error code behind err, or "".
+func apiCode(err error) string {
+	if ae, ok := api.APIError(err); ok {
+		return ae.Code
+	}
+	return ""
+}
+
+// apiStatus is the HTTP status of the API's error behind err, or 0.
+func apiStatus(err error) int {
+	if ae, ok := api.APIError(err); ok {
+		return ae.StatusCode
+	}
+	return 0
+}
+
+// purposes completes --purpose.
+var purposes = []string{"assistants", "batch", "fine-tune", "vision", "user_data", "evals", "video"}
+
+func completePurpose(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return purposes, cobra.ShellCompDirectiveNoFileComp
+}
+
+// table formats rows under a header, columns aligned, without a final
+// newline (printObject adds it). Control characters in the cells (a
+// filename is the API's data) are shown as '?', so that they can neither
+// break the table nor drive the terminal.
+func table(header []string, n int, row func(int) []any) string {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	cells := func(vs []any) {
+		for i, v := range vs {
+			if i > 0 {
+				fmt.Fprint(tw, "\t")
+			}
+			fmt.Fprint(tw, strings.Map(func(r rune) rune {
+				if unicode.IsControl(r) {
+					return '?'
+				}
+				return r
+			}, fmt.Sprint(v)))
+		}
+		fmt.Fprintln(tw)
+	}
+	hs := make([]any, len(header))
+	for i, h := range header {
+		hs[i] = h
+	}
+	cells(hs)
+	for i := range n {
+		cells(row(i))
+	}
+	_ = tw.Flush()
+	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -1,10 +1,17 @@
 package cli_test
 
 import (
+	"bufio"
+	"encoding/binary"
+	"errors"
 	"flag"
+	"math/rand/v2"
 	"net"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +26,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// Under -race, every process sleeps 1s at exit (for late race reports)
+	// unless told otherwise; the scripts run the binary hundreds of times.
+	// testscript passes GORACE on to the commands it runs.
+	if os.Getenv("GORACE") == "" {
+		_ = os.Setenv("GORACE", "atexit_sleep_ms=10")
+	}
 	testscript.Main(m, map[string]func(){
 		"uploads": func() { os.Exit(cli.Main()) },
 	})
@@ -40,6 +53,12 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"serve":      cmdServe,
 			"serve-stop": cmdServeStop,
+			"exitcode":   cmdExitCode,
+			"capture":    cmdCapture,
+			"deadurl":    cmdDeadURL,
+			"mkfile":     cmdMkfile,
+			"append":     cmdAppend,
+			"sleep":      cmdSleep,
 		},
 	})
 }
@@ -50,6 +69,8 @@ type serverKey struct{}
 type serverSlot struct {
 	hs *httptest.Server
 	st *store.Store
+	// addr is the address of the last server, for serve --same-port.
+	addr string
 }
 
 func slot(ts *testscript.TestScript) *serverSlot { return ts.Value(serverKey{}).(*serverSlot) }
@@ -61,6 +82,7 @@ func slot(ts *testscript.TestScript) *serverSlot { return ts.Value(serverKey{}).
 //	serve [--data-dir DIR] [--api-key KEY[=ORG]]... [--upload-ttl D]
 //	      [--max-part-size S] [--max-upload-size S] [--fault-rate R]
 //	      [--fault-kinds K] [--fault-seed N] [--latency D] [--throttle S]
+//	      [--same-port]  (listen where the previous server did: the same base URL)
 //
 // The server stops at the end of the script or with serve-stop; a later
 // serve with the same --data-dir finds the same state.
@@ -84,6 +106,7 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 	kinds := fs.String("fault-kinds", "500,503,429,drop", "")
 	seed := fs.Uint64("fault-seed", 1, "")
 	latency := fs.Duration("latency", 0, "")
+	samePort := fs.Bool("same-port", false, "")
 	if err := fs.Parse(args); err != nil {
 		ts.Fatalf("serve: %v", err)
 	}
@@ -114,13 +137,19 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 		cfg.Faults = inj
 	}
 	hs := httptest.NewUnstartedServer(server.New(cfg))
-	if throttle > 0 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		ts.Check(err)
-		hs.Listener = faults.ThrottleListener(ln, int64(throttle))
+	addr := "127.0.0.1:0"
+	if *samePort && slot(ts).addr != "" {
+		addr = slot(ts).addr // the same base URL, so that put resumes
 	}
+	ln, err := net.Listen("tcp", addr)
+	ts.Check(err)
+	if throttle > 0 {
+		ln = faults.ThrottleListener(ln, int64(throttle))
+	}
+	_ = hs.Listener.Close()
+	hs.Listener = ln
 	hs.Start()
-	slot(ts).hs, slot(ts).st = hs, st
+	slot(ts).hs, slot(ts).st, slot(ts).addr = hs, st, ln.Addr().String()
 	ts.Setenv("OPENAI_BASE_URL", hs.URL+"/v1")
 	ts.Setenv("SERVER_URL", hs.URL)
 	if len(keys) == 0 {
@@ -151,3 +180,119 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// cmdExitCode runs a program like exec and asserts its exact exit status
+// (testscript's ! only asserts that it is not zero); stdout and stderr are
+// kept for the stdout and stderr commands:
+//
+//	exitcode N PROGRAM [ARGS...]
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode N program [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exitcode: %q is not a number", args[0])
+	}
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("exitcode: %v", err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+// cmdCapture sets an environment variable from the last command's stdout:
+// all of it, trimmed, or the first group of a regular expression.
+//
+//	capture NAME [REGEXP]
+func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: capture NAME [REGEXP]")
+	}
+	out := ts.ReadFile("stdout")
+	v := strings.TrimSpace(out)
+	if len(args) == 2 {
+		m := regexp.MustCompile(args[1]).FindStringSubmatch(out)
+		if len(m) < 2 {
+			ts.Fatalf("capture: %q does not match stdout %q", args[1], out)
+		}
+		v = m[1]
+	}
+	if v == "" {
+		ts.Fatalf("capture: stdout is empty")
+	}
+	ts.Setenv(args[0], v)
+}
+
+// cmdDeadURL sets an environment variable to the /v1 URL of a loopback port
+// on which nothing listens (connections are refused at once):
+//
+//	deadurl NAME
+func cmdDeadURL(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: deadurl NAME")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	addr := ln.Addr().String()
+	ts.Check(ln.Close())
+	ts.Setenv(args[0], "http://"+addr+"/v1")
+}
+
+// cmdMkfile writes SIZE bytes (a size such as 3MiB) of a repeatable
+// pseudo-random pattern to PATH:
+//
+//	mkfile PATH SIZE
+func cmdMkfile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mkfile PATH SIZE")
+	}
+	n, err := units.ParseSize(args[1])
+	ts.Check(err)
+	f, err := os.Create(ts.MkAbs(args[0]))
+	ts.Check(err)
+	rng := rand.New(rand.NewPCG(uint64(n), 7))
+	w := bufio.NewWriter(f)
+	for i := int64(0); i < n; i += 8 {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], rng.Uint64())
+		_, err = w.Write(b[:min(8, n-i)])
+		ts.Check(err)
+	}
+	ts.Check(w.Flush())
+	ts.Check(f.Close())
+}
+
+// cmdAppend appends files (or "stdout", the last command's output) to DST:
+//
+//	append DST SRC...
+func cmdAppend(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: append DST SRC...")
+	}
+	f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	ts.Check(err)
+	for _, src := range args[1:] {
+		_, err = f.WriteString(ts.ReadFile(src))
+		ts.Check(err)
+	}
+	ts.Check(f.Close())
+}
+
+// cmdSleep waits, e.g. for an upload to expire:
+//
+//	sleep DURATION
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
+}

@@ -1,0 +1,325 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"unicode/utf8"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/uploads-dev/uploads/internal/api"
+)
+
+// NewCmdFiles builds `uploads files` and its commands.
+func NewCmdFiles(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "files",
+		Short: "List, show, download and delete files",
+		Args:  cobra.ArbitraryArgs,
+		RunE:  runGroup,
+	}
+	cmd.AddCommand(NewCmdFilesList(f, nil), NewCmdFilesGet(f, nil), NewCmdFilesContent(f, nil), NewCmdFilesDelete(f, nil))
+	return cmd
+}
+
+// FilesListOptions are the flags of `uploads files list`.
+type FilesListOptions struct {
+	IO      IO
+	Ctx     context.Context
+	Client  clientFunc
+	Purpose string
+	Limit   int // 0: all
+}
+
+// NewCmdFilesList builds `uploads files list`.
+func NewCmdFilesList(f *Factory, runF func(*FilesListOptions) error) *cobra.Command {
+	o := &FilesListOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List files, newest first",
+		Long: withExitStatus(`List files, newest first, following the API's pages, and print
+{"object":"list","data":[FILE...]}.
+
+Text output (--format text) is a table: id, bytes, created, filename, purpose.`),
+		Example: `  uploads files list --purpose batch --limit 20
+  uploads files list --format text`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Limit < 0 {
+				return usagef(fmt.Errorf("--limit %d must not be negative (0 lists every file)", o.Limit))
+			}
+			o.Ctx, o.Client = cmd.Context(), f.clientFor(cmd)
+			if runF != nil {
+				return runF(o)
+			}
+			return filesListRun(o)
+		},
+	}
+	cmd.Flags().StringVar(&o.Purpose, "purpose", "", "only files with this purpose")
+	cmd.Flags().IntVar(&o.Limit, "limit", 0, "at most this many files (default: all)")
+	addRetriesFlag(cmd, true)
+	_ = cmd.RegisterFlagCompletionFunc("purpose", completePurpose)
+	return cmd
+}
+
+func filesListRun(o *FilesListOptions) error {
+	c, cfg, err := o.Client()
+	if err != nil {
+		return err
+	}
+	files, err := c.ListFiles(o.Ctx, o.Purpose, o.Limit)
+	if err != nil {
+		return err
+	}
+	data := make([]json.RawMessage, len(files))
+	for i := range files {
+		data[i] = api.RawJSON(files[i])
+	}
+	raw, err := json.Marshal(struct {
+		Object string            `json:"object"`
+		Data   []json.RawMessage `json:"data"`
+	}{"list", data})
+	if err != nil {
+		return err
+	}
+	return printObject(o.IO.Out, cfg, raw, func() string { return fileTable(files) })
+}
+
+func fileTable(files []openai.FileObject) string {
+	return table([]string{"ID", "BYTES", "CREATED", "FILENAME", "PURPOSE"}, len(files), func(i int) []any {
+		f := files[i]
+		return []any{f.ID, f.Bytes, unixTime(f.CreatedAt), f.Filename, f.Purpose}
+	})
+}
+
+// FileOptions are the argument of `uploads files get` and `files delete`.
+type FileOptions struct {
+	IO     IO
+	Ctx    context.Context
+	Client clientFunc
+	FileID string
+}
+
+// NewCmdFilesGet builds `uploads files get`.
+func NewCmdFilesGet(f *Factory, runF func(*FileOptions) error) *cobra.Command {
+	o := &FileOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "get FILE_ID",
+		Short: "Show a file object",
+		Long: withExitStatus(`Print a file object.
+
+Text output (--format text) is a one-row table: id, bytes, created, filename, purpose.`),
+		Example: `  uploads files get file-abc123`,
+		Args:    positional(1, "FILE_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.FileID, o.Ctx, o.Client = args[0], cmd.Context(), f.clientFor(cmd)
+			if runF != nil {
+				return runF(o)
+			}
+			return filesGetRun(o)
+		},
+	}
+	addRetriesFlag(cmd, true)
+	return cmd
+}
+
+func filesGetRun(o *FileOptions) error {
+	c, cfg, err := o.Client()
+	if err != nil {
+		return err
+	}
+	file, err := c.GetFile(o.Ctx, o.FileID)
+	if err != nil {
+		return err
+	}
+	return printObject(o.IO.Out, cfg, api.RawJSON(file), func() string { return fileTable([]openai.FileObject{*file}) })
+}
+
+// NewCmdFilesDelete builds `uploads files delete`.
+func NewCmdFilesDelete(f *Factory, runF func(*FileOptions) error) *cobra.Command {
+	o := &FileOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "delete FILE_ID",
+		Short: "Delete a file",
+		Long: withExitStatus(`Delete a file and print {"id":…,"object":"file","deleted":true}.
+
+Text output (--format text) is the file id and "deleted".`),
+		Example: `  uploads files delete file-abc123`,
+		Args:    positional(1, "FILE_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.FileID, o.Ctx, o.Client = args[0], cmd.Context(), f.clientFor(cmd)
+			if runF != nil {
+				return runF(o)
+			}
+			return filesDeleteRun(o)
+		},
+	}
+	addRetriesFlag(cmd, true)
+	return cmd
+}
+
+func filesDeleteRun(o *FileOptions) error {
+	c, cfg, err := o.Client()
+	if err != nil {
+		return err
+	}
+	d, err := c.DeleteFile(o.Ctx, o.FileID)
+	if err != nil {
+		return err
+	}
+	return printObject(o.IO.Out, cfg, api.RawJSON(d), func() string { return d.ID + " deleted" })
+}
+
+// FilesContentOptions are the argument and flags of `uploads files content`.
+type FilesContentOptions struct {
+	IO     IO
+	Ctx    context.Context
+	Client clientFunc
+	FileID string
+	// Output is the path to write ("" or "-": stdout).
+	Output string
+	// Force writes binary content to a terminal.
+	Force bool
+	// StdoutTTY says whether stdout is a terminal.
+	StdoutTTY bool
+}
+
+// NewCmdFilesContent builds `uploads files content`.
+func NewCmdFilesContent(f *Factory, runF func(*FilesContentOptions) error) *cobra.Command {
+	o := &FilesContentOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "content FILE_ID [-o PATH]",
+		Short: "Download a file's bytes to PATH or stdout",
+		Long: withExitStatus(`Stream a file's bytes to stdout, or with -o to PATH.
+
+With -o, the bytes go to a temporary file in PATH's directory that is renamed
+to PATH once complete, so PATH is never left half-written. On stdout, content
+that looks binary is refused when stdout is a terminal (redirect it, use -o,
+or pass --force); text is written as is.`),
+		Example: `  uploads files content file-abc123 -o clip.mp4
+  uploads files content file-abc123 | head`,
+		Args: positional(1, "FILE_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.FileID, o.Ctx, o.Client = args[0], cmd.Context(), f.clientFor(cmd)
+			if o.Output == "" || o.Output == "-" {
+				o.StdoutTTY = isTerminal(o.IO.Out)
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			return filesContentRun(o)
+		},
+	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "write to this path instead of stdout")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "write binary content to stdout even when it is a terminal")
+	addRetriesFlag(cmd, true)
+	return cmd
+}
+
+// errBinaryToTerminal refuses to garble a terminal.
+var errBinaryToTerminal = errors.New("refusing to write binary content to a terminal")
+
+func filesContentRun(o *FilesContentOptions) error {
+	toFile := o.Output != "" && o.Output != "-"
+	if st, err := os.Stat(o.Output); toFile && err == nil && st.IsDir() {
+		return fmt.Errorf("%s is a directory: give -o the path of a file", o.Output)
+	}
+	c, _, err := o.Client()
+	if err != nil {
+		return err
+	}
+	body, size, err := c.FileContent(o.Ctx, o.FileID)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	if toFile {
+		return writeFileAtomic(o.Output, body, size)
+	}
+	r := bufio.NewReaderSize(body, 8192)
+	if o.StdoutTTY && !o.Force {
+		head, _ := r.Peek(8192)
+		if looksBinary(head) {
+			return withHint(usagef(errBinaryToTerminal), "redirect stdout to a file, or use -o PATH (or --force to write it anyway)")
+		}
+	}
+	n, err := io.Copy(o.IO.Out, r)
+	if err != nil {
+		return fmt.Errorf("download %s: %w", o.FileID, err)
+	}
+	return checkSize(o.FileID, n, size)
+}
+
+// checkSize fails when fewer (or more) bytes arrived than announced.
+func checkSize(id string, got, want int64) error {
+	if want >= 0 && got != want {
+		return fmt.Errorf("download %s: got %d of the %d bytes the server announced", id, got, want)
+	}
+	return nil
+}
+
+// writeFileAtomic streams r into a temporary file next to path, syncs it and
+// renames it to path.
+func writeFileAtomic(path string, r io.Reader, size int64) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".*.part")
+	if err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	n, err := io.Copy(tmp, r)
+	if err != nil {
+		return fmt.Errorf("download to %s: %w", path, err)
+	}
+	if err := checkSize(path, n, size); err != nil {
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		_ = os.Remove(tmp.Name())
+		return err
+	}
+	done = true
+	return nil
+}
+
+// looksBinary says whether the first bytes of some content are not text: a
+// NUL, or bytes that are not UTF-8 (a rune cut at the end is allowed).
+func looksBinary(head []byte) bool {
+	if bytes.IndexByte(head, 0) >= 0 {
+		return true
+	}
+	for i := 0; i < len(head); {
+		r, n := utf8.DecodeRune(head[i:])
+		if r == utf8.RuneError && n == 1 {
+			return len(head)-i >= utf8.UTFMax || utf8.FullRune(head[i:])
+		}
+		i += n
+	}
+	return false
+}

@@ -1,0 +1,75 @@
+//go:build unix
+
+package cli_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/uploads-dev/uploads/internal/api"
+	"github.com/uploads-dev/uploads/internal/cli"
+	"github.com/uploads-dev/uploads/internal/server"
+	"github.com/uploads-dev/uploads/internal/servertest"
+)
+
+// TestInterruptExits130 interrupts `uploads parts add UPLOAD -` with SIGINT
+// while it streams stdin (a pipe that stays open) and expects exit 130 and
+// an error that says it was interrupted.
+func TestInterruptExits130(t *testing.T) {
+	srv := servertest.Start(t, server.Config{})
+	c, err := api.New(api.Config{BaseURL: srv.BaseURL, APIKey: "sk-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := c.CreateUpload(context.Background(), api.NewUpload{Filename: "x.mp4", Purpose: "video", Bytes: 100, MimeType: "video/mp4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := exec.LookPath("uploads")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	cmd := exec.Command(bin, "parts", "add", up.ID, "-")
+	cmd.Env = append(os.Environ(), "OPENAI_BASE_URL="+srv.BaseURL, "OPENAI_API_KEY=sk-test", "XDG_CONFIG_HOME="+t.TempDir())
+	cmd.Stdin = pr
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	if _, err := pw.Write([]byte("some bytes, and then nothing for a while")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // the request is under way, waiting for stdin
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(3 * time.Second):
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		<-done
+		t.Fatalf("uploads did not stop within 10s of SIGINT; stderr:\n%s", stderr.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != cli.ExitInterrupted {
+		t.Fatalf("exit: %v, want %d; stderr:\n%s", err, cli.ExitInterrupted, stderr.String())
+	}
+	if !strings.HasPrefix(stderr.String(), "uploads: error: interrupted: ") {
+		t.Errorf("stderr %q, want it to start with %q", stderr.String(), "uploads: error: interrupted: ")
+	}
+}

@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/uploads-dev/uploads/internal/upload"
+)
+
+// Progress modes of `uploads put`.
+const (
+	progressAuto  = "auto"  // a bar on a terminal, plain lines otherwise
+	progressBar   = "bar"   // a progress bar
+	progressPlain = "plain" // a line every few seconds, for CI logs
+	progressJSON  = "json"  // one JSON object per event
+	progressNone  = "none"  // errors only (--quiet)
+)
+
+// progress renders upload events on stderr.
+type progress struct {
+	mode     string
+	w        io.Writer
+	interval time.Duration
+
+	mu    sync.Mutex
+	bars  map[string]*progressbar.ProgressBar
+	last  map[string]time.Time
+	start map[string]time.Time
+	from  map[string]int64 // bytes already on the server at the start
+}
+
+func newProgress(mode string, w io.Writer, interval time.Duration) *progress {
+	return &progress{mode: mode, w: w, interval: interval,
+		bars: map[string]*progressbar.ProgressBar{}, last: map[string]time.Time{}, start: map[string]time.Time{}, from: map[string]int64{}}
+}
+
+// report is the upload.Reporter.
+func (p *progress) report(e upload.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	name := filepath.Base(e.File)
+	if e.Type == upload.EventWarning && p.mode != progressJSON && p.mode != progressNone {
+		p.clearBar(e.File)
+		fmt.Fprintf(p.w, "uploads: warning: %s: %s\n", name, e.Message)
+	}
+	switch p.mode {
+	case progressJSON:
+		e.Wait = e.Wait.Round(time.Millisecond)
+		b, _ := json.Marshal(struct {
+			Time string `json:"time"`
+			upload.Event
+		}{time.Now().UTC().Format(time.RFC3339Nano), e})
+		fmt.Fprintf(p.w, "%s\n", b)
+	case progressBar:
+		p.bar(e, name)
+	case progressPlain:
+		p.plain(e, name)
+	}
+}
+
+func (p *progress) clearBar(file string) {
+	if b := p.bars[file]; b != nil {
+		_ = b.Clear()
+	}
+}
+
+func (p *progress) bar(e upload.Event, name string) {
+	b := p.bars[e.File]
+	if b == nil {
+		if e.Type != upload.EventStart {
+			return
+		}
+		b = progressbar.NewOptions64(e.BytesTotal,
+			progressbar.OptionSetWriter(p.w),
+			progressbar.OptionShowBytes(true),
+			progressbar.OptionShowTotalBytes(true),
+			progressbar.OptionSetWidth(24),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionFullWidth(),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(p.w) }),
+		)
+		p.bars[e.File] = b
+	}
+	b.Describe(fmt.Sprintf("%s parts %d/%d retries %d", name, e.PartsDone, e.PartsTotal, e.Retries))
+	if e.Type == upload.EventStart {
+		// Parts acknowledged by an earlier run do not count towards the rate.
+		_ = b.Set64(e.BytesDone)
+		b.Reset()
+		_ = b.Set64(e.BytesDone)
+	}
+	if e.Type == upload.EventPartDone || e.Type == upload.EventCompleted {
+		_ = b.Set64(e.BytesDone)
+	}
+	if e.Type == upload.EventCompleted {
+		_ = b.Finish()
+		delete(p.bars, e.File)
+	}
+}
+
+func (p *progress) plain(e upload.Event, name string) {
+	now := time.Now()
+	switch e.Type {
+	case upload.EventStart:
+		p.start[e.File], p.last[e.File], p.from[e.File] = now, now, e.BytesDone
+		how := "starting"
+		if e.Resumed {
+			how = fmt.Sprintf("resuming (%d of %d parts already on the server)", e.PartsDone, e.PartsTotal)
+		}
+		fmt.Fprintf(p.w, "uploads: %s: %s upload %s, %s in %d parts\n", name, how, e.UploadID, mib(e.BytesTotal), e.PartsTotal)
+	case upload.EventCompleted:
+		took := now.Sub(p.start[e.File])
+		sent := e.BytesTotal - p.from[e.File]
+		fmt.Fprintf(p.w, "uploads: %s: completed %s (%s sent now) in %s (%s/s), %d retries: %s\n", name, mib(e.BytesTotal), mib(sent),
+			took.Round(10*time.Millisecond), mib(int64(float64(sent)/max(took.Seconds(), 0.001))), e.Retries, e.FileID)
+	case upload.EventPartDone, upload.EventRetry:
+		if now.Sub(p.last[e.File]) < p.interval {
+			return
+		}
+		p.last[e.File] = now
+		elapsed := now.Sub(p.start[e.File]).Seconds()
+		pct := 100 * float64(e.BytesDone) / float64(max(e.BytesTotal, 1))
+		rate := float64(e.BytesDone-p.from[e.File]) / max(elapsed, 0.001)
+		eta := time.Duration(float64(e.BytesTotal-e.BytesDone) / max(rate, 1) * float64(time.Second))
+		fmt.Fprintf(p.w, "uploads: %s: %s of %s (%.0f%%), parts %d/%d, %s/s, ETA %s, retries %d\n", name, mib(e.BytesDone), mib(e.BytesTotal),
+			pct, e.PartsDone, e.PartsTotal, mib(int64(rate)), eta.Round(time.Second), e.Retries)
+	}
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -1,0 +1,218 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/uploads-dev/uploads/internal/api"
+	"github.com/uploads-dev/uploads/internal/journal"
+	"github.com/uploads-dev/uploads/internal/retry"
+	"github.com/uploads-dev/uploads/internal/units"
+	"github.com/uploads-dev/uploads/internal/upload"
+)
+
+// PutOptions are the flags and arguments of `uploads put`.
+type PutOptions struct {
+	Files           []string
+	Purpose         string
+	MimeType        string
+	ExpiresAfter    int64
+	Restart         bool
+	Verify          bool
+	CancelOnFailure bool
+	Progress        string
+	Quiet           bool
+	Jobs            int
+	// PlainInterval is how often plain progress prints a line.
+	PlainInterval time.Duration
+}
+
+func newCmdPut(f *Factory, runF func(context.Context, *cobra.Command, *PutOptions) error) *cobra.Command {
+	o := &PutOptions{PlainInterval: 5 * time.Second}
+	cmd := &cobra.Command{
+		Use:   "put FILE... --purpose PURPOSE",
+		Short: "Upload files in parallel parts, resumably, and complete them with their MD5",
+		Long: `Upload each FILE (1 byte to 8 GiB) through the Uploads API: create a session,
+send the file in parts of --part-size (at most 64 MiB) with --concurrency parts in
+flight, straight from disk, retrying transient failures, and complete it with the
+ordered part ids and the whole file's MD5 (computed while the parts upload).
+
+A resume journal (in $XDG_STATE_HOME/uploads, or --journal-dir) is written before
+the first part and after each acknowledged part. Running the same command again
+after an interruption (Ctrl-C, a crash, a lost network) resumes: acknowledged
+parts are not sent again. An expired or vanished session starts over, saying so.
+
+stdout gets the file id of each completed file (with --json, the completed Upload
+object, one JSON line per file); progress goes to stderr.
+
+Memory: about 20 MiB + --jobs × (1 MiB + --concurrency × 50 KiB), whatever the
+part size (parts stream from disk; they are never held in memory).
+
+` + exitCodesHelp,
+		Example: `  uploads put clip.mp4 --purpose video
+  uploads put clip.mp4 --purpose video --concurrency 8 --json
+  uploads put a.mp4 b.mp4 c.mp4 --purpose video --jobs 2 --progress plain
+  uploads put big.mov --purpose video --verify        # resume, re-checking sent parts`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef(errors.New("put needs at least one FILE"))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Files = args
+			if runF != nil {
+				return runF(cmd.Context(), cmd, o)
+			}
+			return runPut(cmd.Context(), f, cmd, o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Purpose, "purpose", "", "purpose of the files (required), e.g. video, batch, assistants")
+	fl.String("part-size", "", "bytes per part, at most 64MiB (env UPLOADS_PART_SIZE; default 64MiB)")
+	fl.Int("concurrency", 0, "parts in flight per file (env UPLOADS_CONCURRENCY; default 4)")
+	fl.Int("retries", 0, "retries of a part after transient failures, counted since the last progress (env UPLOADS_RETRIES; default 8)")
+	fl.String("journal-dir", "", "where resume journals live (env UPLOADS_JOURNAL_DIR; default $XDG_STATE_HOME/uploads)")
+	fl.StringVar(&o.MimeType, "mime-type", "", "MIME type to declare (default: from the extension, else the content)")
+	fl.Int64Var(&o.ExpiresAfter, "expires-after-seconds", 0, "make the file expire this long after it is created (3600..2592000)")
+	fl.BoolVar(&o.Restart, "restart", false, "ignore an existing journal and start a new upload")
+	fl.BoolVar(&o.Verify, "verify", false, "on resume, re-read acknowledged parts and re-send those that no longer match")
+	fl.BoolVar(&o.CancelOnFailure, "cancel-on-failure", false, "cancel the session (and drop the journal) on failure or interruption instead of keeping it to resume")
+	fl.StringVar(&o.Progress, "progress", progressAuto, "progress on stderr: auto (a bar on a terminal, plain lines otherwise), bar, plain, json (JSON lines), none")
+	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "print nothing but errors (same as --progress none)")
+	fl.IntVar(&o.Jobs, "jobs", 1, "files uploaded at the same time")
+	_ = cmd.MarkFlagRequired("purpose")
+	return cmd
+}
+
+func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) error {
+	client, cfg, err := f.Client(cmd)
+	if err != nil {
+		return err
+	}
+	if o.Jobs < 1 {
+		return usagef(fmt.Errorf("--jobs %d must be at least 1", o.Jobs))
+	}
+	if o.ExpiresAfter != 0 && (o.ExpiresAfter < 3600 || o.ExpiresAfter > 2592000) {
+		return usagef(fmt.Errorf("--expires-after-seconds %d is out of range 3600..2592000", o.ExpiresAfter))
+	}
+	mode := o.Progress
+	if o.Quiet {
+		mode = progressNone
+	}
+	switch mode {
+	case progressAuto:
+		mode = progressPlain
+		if isTerminal(f.IO.Err) && o.Jobs == 1 && len(o.Files) == 1 {
+			mode = progressBar
+		}
+	case progressBar, progressPlain, progressJSON, progressNone:
+	default:
+		return usagef(fmt.Errorf("--progress %q: expected auto, bar, plain, json or none", o.Progress))
+	}
+	dir := cfg.JournalDir
+	if dir == "" {
+		dir = journal.DefaultDir()
+	}
+	opts := upload.Options{
+		Purpose: o.Purpose, PartSize: int64(cfg.PartSize), Concurrency: cfg.Concurrency, ExpiresAfter: o.ExpiresAfter,
+		MimeType: o.MimeType, Retry: retry.Policy{Retries: cfg.Retries, Base: retry.Default.Base, Max: retry.Default.Max},
+		Journal: &journal.Store{Dir: dir}, Restart: o.Restart, Verify: o.Verify, CancelOnFailure: o.CancelOnFailure,
+		Report: newProgress(mode, f.IO.Err, o.PlainInterval).report,
+	}
+	if err := opts.Check(); err != nil {
+		return usagef(fmt.Errorf("%w (part size from --part-size, UPLOADS_PART_SIZE or the config file: %s)", err, units.FormatSize(int64(cfg.PartSize))))
+	}
+	json := f.JSON || (cmd.Flags().Changed("format") && cfg.Format == "json")
+	up := &upload.Uploader{Client: client, Opts: opts}
+
+	var (
+		outMu    sync.Mutex
+		failures []error
+		done     int
+	)
+	g := errgroup.Group{}
+	g.SetLimit(o.Jobs)
+	for _, file := range o.Files {
+		g.Go(func() error {
+			res, err := up.Put(ctx, file)
+			outMu.Lock()
+			defer outMu.Unlock()
+			if err != nil {
+				failures = append(failures, err)
+				if len(o.Files) > 1 {
+					reportError(ctx, f.IO.Err, fmt.Errorf("%s: %w", file, err))
+				}
+				return nil
+			}
+			done++
+			if json {
+				return printJSONLine(f.IO.Out, res.Upload)
+			}
+			_, err = fmt.Fprintln(f.IO.Out, res.FileID)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if len(o.Files) > 1 && mode != progressNone {
+		fmt.Fprintf(f.IO.Err, "uploads: %d of %d files uploaded, %d failed\n", done, len(o.Files), len(failures))
+	}
+	if len(failures) == 0 {
+		return nil
+	}
+	first := failures[0]
+	if len(o.Files) > 1 {
+		return exitError{code: exitCode(ctx, first), err: fmt.Errorf("%d of %d files failed", len(failures), len(o.Files))}
+	}
+	return explainPutFailure(ctx, f, first)
+}
+
+// explainPutFailure adds what happened to the session and how to go on.
+func explainPutFailure(ctx context.Context, f *Factory, err error) error {
+	var fe *upload.FailedError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	interrupted := api.Classify(ctx, err) == api.Canceled
+	switch {
+	case fe.Kept && interrupted:
+		return withHint(fmt.Errorf("interrupted: %d of %d parts of %s are on the server (upload %s; journal %s)",
+			fe.PartsDone, fe.Parts, fe.File, fe.UploadID, fe.Journal), "resume with: %s", resumeCommand(f.Args))
+	case fe.Kept:
+		return withHint(err, "%d of %d parts are on the server (upload %s); fix the cause and resume with: %s",
+			fe.PartsDone, fe.Parts, fe.UploadID, resumeCommand(f.Args))
+	case interrupted:
+		return fmt.Errorf("interrupted; upload %s was cancelled", fe.UploadID)
+	}
+	return err
+}
+
+// resumeCommand is the command line that was run, quoted for a shell, less
+// --restart.
+func resumeCommand(args []string) string {
+	q := []string{"uploads"}
+	for _, a := range args {
+		if a == "--restart" || strings.HasPrefix(a, "--restart=") {
+			continue // resuming must not start over
+		}
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`!*?[]{}()<>|&;#~") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		q = append(q, a)
+	}
+	return strings.Join(q, " ")
+}
+
+// uploadCommands are put and journal.
+func uploadCommands(f *Factory) []*cobra.Command {
+	return []*cobra.Command{newCmdPut(f, nil), newCmdJournal(f)}
+}

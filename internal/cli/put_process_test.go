@@ -1,0 +1,250 @@
+package cli_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/uploads-dev/uploads/internal/server"
+	"github.com/uploads-dev/uploads/internal/servertest"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// uploadsBinary builds cmd/uploads once per test process.
+func uploadsBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "uploads-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "uploads")
+		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		out, err := exec.Command(goBin, "build", "-o", binPath, "github.com/uploads-dev/uploads/cmd/uploads").CombinedOutput()
+		if err != nil {
+			buildErr = err
+			binPath = string(out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("go build: %v\n%s", buildErr, binPath)
+	}
+	return binPath
+}
+
+type putEvent struct {
+	Event     string `json:"event"`
+	Part      int    `json:"part"`
+	PartsDone int    `json:"parts_done"`
+	Resumed   bool   `json:"resumed"`
+	FileID    string `json:"file_id"`
+}
+
+// putProcess runs `uploads put` with JSON progress on stderr, calling on for
+// each event as it arrives.
+type putProcess struct {
+	cmd    *exec.Cmd
+	stdout bytes.Buffer
+	events []putEvent
+	raw    strings.Builder
+	done   chan struct{}
+}
+
+func startPut(t *testing.T, s *servertest.Server, env []string, on func(*putProcess, putEvent), args ...string) *putProcess {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	p := &putProcess{done: make(chan struct{})}
+	p.cmd = exec.CommandContext(ctx, uploadsBinary(t), append([]string{"put", "--progress", "json"}, args...)...)
+	p.cmd.Env = append(os.Environ(), append([]string{"OPENAI_BASE_URL=" + s.BaseURL, "OPENAI_API_KEY=sk-test"}, env...)...)
+	p.cmd.Stdout = &p.stdout
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.raw.WriteString(sc.Text() + "\n")
+			var e putEvent
+			if json.Unmarshal(sc.Bytes(), &e) == nil && e.Event != "" {
+				p.events = append(p.events, e)
+				if on != nil {
+					on(p, e)
+				}
+			}
+		}
+	}()
+	return p
+}
+
+// wait returns the exit code once the process ended and its stderr is read.
+func (p *putProcess) wait(t *testing.T) int {
+	t.Helper()
+	<-p.done
+	err := p.cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); ok {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return -int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
+}
+
+func (p *putProcess) parts(kind string) map[int]bool {
+	m := map[int]bool{}
+	for _, e := range p.events {
+		if e.Event == kind {
+			m[e.Part] = true
+		}
+	}
+	return m
+}
+
+func sampleFile(t *testing.T, size int) (string, []byte) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(7, 7))
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	path := filepath.Join(t.TempDir(), "clip.mp4")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, data
+}
+
+func checkContent(t *testing.T, s *servertest.Server, stdout string, data []byte) {
+	t.Helper()
+	id := strings.TrimSpace(stdout)
+	if !strings.HasPrefix(id, "file-") {
+		t.Fatalf("stdout = %q, want the file id", stdout)
+	}
+	r := s.Do(t, "GET", "/files/"+id+"/content", "sk-test", nil, "")
+	if md5.Sum(r.Body) != md5.Sum(data) {
+		t.Fatalf("the server's content (%d bytes) differs from the source", len(r.Body))
+	}
+}
+
+// A put killed with SIGKILL and run again resumes, and sends again only the
+// parts that were in flight when it died.
+func TestPutResumesAfterSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the binary")
+	}
+	s := servertest.Start(t, server.Config{Latency: 20 * time.Millisecond})
+	path, data := sampleFile(t, 24<<20)
+	env := []string{"XDG_STATE_HOME=" + t.TempDir()}
+	args := []string{path, "--purpose", "video", "--part-size", "512KiB", "--concurrency", "4"}
+
+	var once sync.Once
+	first := startPut(t, s, env, func(p *putProcess, e putEvent) {
+		if e.Event == "part_done" && e.PartsDone >= 16 {
+			once.Do(func() { _ = p.cmd.Process.Kill() })
+		}
+	}, args...)
+	if code := first.wait(t); code != -int(syscall.SIGKILL) {
+		t.Fatalf("first run exit %d, want killed; stderr:\n%s", code, first.raw.String())
+	}
+	started1, done1 := first.parts("part_started"), first.parts("part_done")
+
+	second := startPut(t, s, env, nil, args...)
+	if code := second.wait(t); code != 0 {
+		t.Fatalf("second run exit %d; stderr:\n%s", code, second.raw.String())
+	}
+	if len(second.events) == 0 || !second.events[0].Resumed {
+		t.Fatalf("the second run did not resume: %s", second.raw.String())
+	}
+	started2 := second.parts("part_started")
+	resent := 0
+	for part := range started2 {
+		if done1[part] {
+			t.Fatalf("part %d was acknowledged before the kill and sent again", part)
+		}
+		if started1[part] {
+			resent++
+		}
+	}
+	if resent > 4 {
+		t.Fatalf("%d parts that the first run had started were sent again; at most the 4 in flight may be", resent)
+	}
+	t.Logf("first run: %d parts acknowledged, %d started; second run re-sent %d in-flight parts and %d new ones",
+		len(done1), len(started1), resent, len(started2)-resent)
+	checkContent(t, s, second.stdout.String(), data)
+}
+
+// Ctrl-C stops a put within a second or two with exit 130, keeps a journal
+// that resumes, and says how to resume.
+func TestPutInterruptedExits130(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	s := servertest.Start(t, server.Config{Latency: 20 * time.Millisecond})
+	path, data := sampleFile(t, 16<<20)
+	state := t.TempDir()
+	env := []string{"XDG_STATE_HOME=" + state}
+	args := []string{path, "--purpose", "video", "--part-size", "512KiB", "--concurrency", "2"}
+
+	var once sync.Once
+	var signalled time.Time
+	first := startPut(t, s, env, func(p *putProcess, e putEvent) {
+		if e.Event == "part_done" && e.PartsDone >= 5 {
+			once.Do(func() { signalled = time.Now(); _ = p.cmd.Process.Signal(os.Interrupt) })
+		}
+	}, args...)
+	code := first.wait(t)
+	if code != 130 {
+		t.Fatalf("exit %d after Ctrl-C, want 130; stderr:\n%s", code, first.raw.String())
+	}
+	if took := time.Since(signalled); took > 5*time.Second {
+		t.Fatalf("took %v to stop after Ctrl-C", took)
+	}
+	stderr := first.raw.String()
+	if !strings.Contains(stderr, "uploads: error: interrupted:") || !strings.Contains(stderr, "uploads: hint: resume with: uploads put --progress json "+path+" --purpose video") {
+		t.Fatalf("stderr does not say how to resume:\n%s", stderr[max(0, len(stderr)-1500):])
+	}
+	if first.stdout.Len() != 0 {
+		t.Fatalf("stdout after an interrupt: %q", first.stdout.String())
+	}
+	journals, _ := filepath.Glob(filepath.Join(state, "uploads", "*.json"))
+	if len(journals) != 1 {
+		t.Fatalf("journals after Ctrl-C: %v", journals)
+	}
+	second := startPut(t, s, env, nil, args...)
+	if code := second.wait(t); code != 0 || !second.events[0].Resumed {
+		t.Fatalf("resume: exit %d; stderr:\n%s", code, second.raw.String())
+	}
+	checkContent(t, s, second.stdout.String(), data)
+	if journals, _ := filepath.Glob(filepath.Join(state, "uploads", "*.json")); len(journals) != 0 {
+		t.Fatalf("journal left after success: %v", journals)
+	}
+	_ = io.Discard
+}
