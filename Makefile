@@ -19,17 +19,28 @@ test:
 
 race: test
 
-# Formatting, vet, and a tidy go.mod.
-lint:
+# Formatting, vet, golangci-lint (pinned; installed into bin/tools on first
+# use) and a tidy go.mod.
+GOLANGCI_LINT_VERSION := v2.6.2
+GOLANGCI_LINT := bin/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
+$(GOLANGCI_LINT):
+	mkdir -p bin/tools
+	GOBIN=$(CURDIR)/bin/tools $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv bin/tools/golangci-lint $(GOLANGCI_LINT)
+
+lint: $(GOLANGCI_LINT)
 	@out=$$(gofmt -l cmd internal scripts 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
 	$(MAKE) tidy-check
 
+# go mod tidy must leave go.mod and go.sum as they are.
 tidy-check:
-	@cp go.mod /tmp/uploads-go.mod.bak; cp go.sum /tmp/uploads-go.sum.bak; \
-	$(GO) mod tidy; \
-	if ! git diff --quiet -- go.mod go.sum; then echo "go mod tidy changes go.mod/go.sum"; git diff -- go.mod go.sum; \
-	  cp /tmp/uploads-go.mod.bak go.mod; cp /tmp/uploads-go.sum.bak go.sum; exit 1; fi
+	@tmp=$$(mktemp -d); cp go.mod go.sum $$tmp/; $(GO) mod tidy; \
+	if ! cmp -s go.mod $$tmp/go.mod || ! cmp -s go.sum $$tmp/go.sum; then \
+	  echo "go mod tidy changes go.mod/go.sum: run it and commit the result"; diff -u $$tmp/go.mod go.mod; \
+	  cp $$tmp/go.mod $$tmp/go.sum .; rm -rf $$tmp; exit 1; fi; rm -rf $$tmp
 
 # Benchmarks of the hot paths (Go testing.B); figures go to docs/benchmarks.md.
 bench:

@@ -1,60 +1,47 @@
 #!/usr/bin/env bash
-# The quick-start demo: start a throw-away `uploads serve`, upload a sample
-# clip through the raw Uploads API (create, parts, complete) exactly as the
-# provider's curl example does, print the file id, and check that the content
-# the server gives back has the source's MD5. Usage: scripts/demo.sh [BINARY]
+# The quick-start demo: start a throw-away `uploads serve` on a free port,
+# make a sample clip, `uploads put` it with its progress visible, print the
+# file id, check that the content the server gives back has the source's MD5,
+# and stop the server. Usage: scripts/demo.sh [BINARY]   (DEMO_MIB=300 by default)
 set -euo pipefail
 bin=${1:-bin/uploads}
-for tool in curl md5sum split head; do
-  command -v "$tool" >/dev/null || { echo "demo: error: $tool is not installed (apt-get install curl coreutils)" >&2; exit 1; }
+for tool in md5sum head; do
+  command -v "$tool" >/dev/null || { echo "demo: error: $tool is not installed (apt-get install coreutils)" >&2; exit 1; }
 done
 work=$(mktemp -d)
 server_pid=
 cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 "$bin" serve --addr 127.0.0.1:0 --data-dir "$work/data" --quiet >"$work/serve.out" &
 server_pid=$!
-for _ in $(seq 50); do [ -s "$work/serve.out" ] && break; sleep 0.1; done
+for _ in $(seq 100); do [ -s "$work/serve.out" ] && break; sleep 0.1; done
 base=$(head -n1 "$work/serve.out")
 [ -n "$base" ] || { echo "demo: error: the server did not start" >&2; exit 1; }
 echo "== uploads serve is listening at $base (data in a temporary directory)"
 
-key=sk-demo
-auth="Authorization: Bearer $key"
-size_mib=${DEMO_MIB:-200}
+export OPENAI_BASE_URL=$base OPENAI_API_KEY=sk-demo XDG_STATE_HOME=$work/state
+size_mib=${DEMO_MIB:-300}
 clip="$work/clip.mp4"
 head -c $((size_mib << 20)) /dev/urandom >"$clip"
-bytes=$(stat -c %s "$clip")
 sum=$(md5sum "$clip" | cut -c1-32)
 echo "== made a ${size_mib} MiB sample clip (md5 $sum)"
+echo "== uploads put clip.mp4 --purpose video"
 
-field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
-
-upload=$(curl -sS --fail-with-body "$base/uploads" -H "$auth" -H 'Content-Type: application/json' \
-  -d "{\"filename\":\"clip.mp4\",\"purpose\":\"video\",\"bytes\":$bytes,\"mime_type\":\"video/mp4\"}" | field id)
-echo "== created $upload"
-
-split -b 64M -d "$clip" "$work/part."
-ids=()
-for part in "$work"/part.*; do
-  id=$(curl -sS --fail-with-body "$base/uploads/$upload/parts" -H "$auth" -F "data=@$part" | sed 's/"upload_id".*//' | field id)
-  ids+=("\"$id\"")
-  echo "   part $id ($(stat -c %s "$part") bytes)"
-done
-list=$(IFS=,; echo "${ids[*]}")
-done_json=$(curl -sS --fail-with-body "$base/uploads/$upload/complete" -H "$auth" -H 'Content-Type: application/json' \
-  -d "{\"part_ids\":[$list],\"md5\":\"$sum\"}")
-file_id=$(printf '%s' "$done_json" | sed 's/.*"file":{//' | field id)
-echo "== completed: file id"
+start=$(date +%s%N)
+# stdout is the file id; the progress (a bar on a terminal) goes to stderr.
+file_id=$(cd "$work" && "$OLDPWD/$bin" put clip.mp4 --purpose video)
+ms=$((($(date +%s%N) - start) / 1000000))
+echo "== completed in $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s; file id:"
 echo "$file_id"
 
-got=$(curl -sS --fail-with-body "$base/files/$file_id/content" -H "$auth" | md5sum | cut -c1-32)
+got=$("$bin" files content "$file_id" | md5sum | cut -c1-32)
 if [ "$got" != "$sum" ]; then
   echo "demo: error: downloaded content has md5 $got, want $sum" >&2
   exit 1
 fi
 echo "== downloaded content matches the source (md5 $got)"
+"$bin" files get "$file_id" --format text 2>/dev/null || true

@@ -64,8 +64,8 @@ func Classify(ctx context.Context, err error) Class {
 	return Other
 }
 
-// APIError returns the API's error behind err, if there is one.
-func APIError(err error) (*openai.Error, bool) {
+// ErrorOf returns the API's error behind err, if there is one.
+func ErrorOf(err error) (*openai.Error, bool) {
 	var ae *openai.Error
 	ok := errors.As(err, &ae)
 	return ae, ok
@@ -74,7 +74,7 @@ func APIError(err error) (*openai.Error, bool) {
 // RetryAfter is how long the server asked the client to wait
 // (Retry-After-Ms, else Retry-After in seconds or as an HTTP date).
 func RetryAfter(err error) (time.Duration, bool) {
-	ae, ok := APIError(err)
+	ae, ok := ErrorOf(err)
 	if !ok || ae.Response == nil {
 		return 0, false
 	}

@@ -79,12 +79,12 @@ func (p *progress) bar(e upload.Event, name string) {
 		b = progressbar.NewOptions64(e.BytesTotal,
 			progressbar.OptionSetWriter(p.w),
 			progressbar.OptionShowBytes(true),
-			progressbar.OptionShowTotalBytes(true),
+			progressbar.OptionShowCount(),
+			progressbar.OptionUseIECUnits(true),
 			progressbar.OptionSetWidth(24),
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionFullWidth(),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(p.w) }),
 		)
 		p.bars[e.File] = b
 	}
@@ -95,11 +95,13 @@ func (p *progress) bar(e upload.Event, name string) {
 		b.Reset()
 		_ = b.Set64(e.BytesDone)
 	}
-	if e.Type == upload.EventPartDone || e.Type == upload.EventCompleted {
+	switch e.Type {
+	case upload.EventPartDone:
 		_ = b.Set64(e.BytesDone)
-	}
-	if e.Type == upload.EventCompleted {
+	case upload.EventCompleted:
+		// The bar ends its line before stdout gets the file id.
 		_ = b.Finish()
+		fmt.Fprintln(p.w)
 		delete(p.bars, e.File)
 	}
 }

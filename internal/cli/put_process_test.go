@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,7 +37,11 @@ func uploadsBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "uploads")
-		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			buildErr = err
+			return
+		}
 		out, err := exec.Command(goBin, "build", "-o", binPath, "github.com/uploads-dev/uploads/cmd/uploads").CombinedOutput()
 		if err != nil {
 			buildErr = err
@@ -214,17 +217,17 @@ func TestPutInterruptedExits130(t *testing.T) {
 	args := []string{path, "--purpose", "video", "--part-size", "512KiB", "--concurrency", "2"}
 
 	var once sync.Once
-	var signalled time.Time
+	var signaled time.Time
 	first := startPut(t, s, env, func(p *putProcess, e putEvent) {
 		if e.Event == "part_done" && e.PartsDone >= 5 {
-			once.Do(func() { signalled = time.Now(); _ = p.cmd.Process.Signal(os.Interrupt) })
+			once.Do(func() { signaled = time.Now(); _ = p.cmd.Process.Signal(os.Interrupt) })
 		}
 	}, args...)
 	code := first.wait(t)
 	if code != 130 {
 		t.Fatalf("exit %d after Ctrl-C, want 130; stderr:\n%s", code, first.raw.String())
 	}
-	if took := time.Since(signalled); took > 5*time.Second {
+	if took := time.Since(signaled); took > 5*time.Second {
 		t.Fatalf("took %v to stop after Ctrl-C", took)
 	}
 	stderr := first.raw.String()

@@ -152,7 +152,7 @@ func (s *Server) createFile(w http.ResponseWriter, r *http.Request) {
 			"Expected a multipart/form-data body with the fields 'file' and 'purpose' (%v).", err))
 		return
 	}
-	defer r.MultipartForm.RemoveAll()
+	defer func() { _ = r.MultipartForm.RemoveAll() }()
 	form := r.MultipartForm
 	field := func(name string) (string, bool) {
 		v, ok := form.Value[name]

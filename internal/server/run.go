@@ -39,7 +39,7 @@ func Run(ctx context.Context, o Options) error {
 	o.Store = st
 	srv := New(o.Config)
 
-	ln, err := net.Listen("tcp", o.Addr)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", o.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server using it? try --addr 127.0.0.1:0 for a free port)", o.Addr, err)
 	}

@@ -202,7 +202,7 @@ func TestSDKUploadLifecycle(t *testing.T) {
 	}
 	f := done.File
 	if !strings.HasPrefix(f.ID, "file-") || f.Object != "file" || f.Bytes != int64(len(data)) ||
-		f.Filename != "train.jsonl" || f.Purpose != openai.FileObjectPurposeBatch || f.Status != openai.FileObjectStatusProcessed {
+		f.Filename != "train.jsonl" || f.Purpose != openai.FileObjectPurposeBatch || f.Status != openai.FileObjectStatusProcessed { //nolint:staticcheck // the deprecated status is still part of the API
 		t.Fatalf("completed upload's file: %s", done.JSON.File.Raw())
 	}
 
@@ -219,7 +219,7 @@ func TestSDKUploadLifecycle(t *testing.T) {
 		t.Fatalf("Files.Get: %v", err)
 	}
 	if got.ID != f.ID || got.Bytes != f.Bytes || got.CreatedAt != f.CreatedAt || got.Filename != f.Filename ||
-		got.Purpose != f.Purpose || got.Status != openai.FileObjectStatusProcessed {
+		got.Purpose != f.Purpose || got.Status != openai.FileObjectStatusProcessed { //nolint:staticcheck // the deprecated status is still part of the API
 		t.Errorf("Files.Get = %s, want the completed upload's file %s", got.RawJSON(), done.JSON.File.Raw())
 	}
 
@@ -408,7 +408,7 @@ func TestSDKFilesNew(t *testing.T) {
 		t.Fatalf("Files.New(batch): %v", err)
 	}
 	if !strings.HasPrefix(f.ID, "file-") || f.Object != "file" || f.Bytes != int64(len(lines)) || f.Filename != "requests.jsonl" ||
-		f.Purpose != openai.FileObjectPurposeBatch || f.Status != openai.FileObjectStatusProcessed || f.CreatedAt == 0 {
+		f.Purpose != openai.FileObjectPurposeBatch || f.Status != openai.FileObjectStatusProcessed || f.CreatedAt == 0 { //nolint:staticcheck // the deprecated status is still part of the API
 		t.Fatalf("Files.New(batch) = %s", f.RawJSON())
 	}
 	if body, _ := sdkContent(t, c, f.ID); !bytes.Equal(body, lines) {

@@ -99,7 +99,7 @@ func New(cfg Config) *Server {
 		writeError(w, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: strPtr("unknown_url"),
 			Message: fmt.Sprintf("Invalid URL (%s %s): this server implements /v1/uploads and /v1/files.", r.Method, r.URL.Path)})
 	})
-	var h http.Handler = canonicalPaths(mux)
+	h := canonicalPaths(mux)
 	if cfg.Latency > 0 {
 		h = faults.Latency(cfg.Latency, h)
 	}

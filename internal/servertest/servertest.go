@@ -5,6 +5,7 @@ package servertest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -75,7 +76,7 @@ func StartIn(t testing.TB, dir string, cfg server.Config) *Server {
 
 // Stop closes the server and its store; it is safe to call twice.
 func (s *Server) Stop() {
-	s.Server.Close()
+	s.Close()
 	_ = s.Store.Close()
 }
 
@@ -117,7 +118,7 @@ func (s *Server) Do(t testing.TB, method, path, key string, body any, contentTyp
 		rd = bytes.NewReader(j)
 		contentType = "application/json"
 	}
-	req, err := http.NewRequest(method, s.BaseURL+path, rd)
+	req, err := http.NewRequestWithContext(context.Background(), method, s.BaseURL+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}

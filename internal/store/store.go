@@ -24,6 +24,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Upload states.
@@ -167,7 +168,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	dbPath := filepath.Join(dir, "state.db")
 	db, err := bolt.Open(dbPath, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("data directory %s is in use by another uploads server (lock on %s); stop it or choose another --data-dir", dir, dbPath)
 		}
 		return nil, fmt.Errorf("open %s: %w", dbPath, err)
