@@ -90,7 +90,7 @@ func exitCode(ctx context.Context, err error) int {
 // status, type, param and code when there are some, and a hint where one
 // helps.
 func reportError(ctx context.Context, w io.Writer, err error) {
-	if ae, ok := api.APIError(err); ok {
+	if ae, ok := api.ErrorOf(err); ok {
 		msg := ae.Message
 		if msg == "" {
 			msg = fmt.Sprintf("the API answered %d", ae.StatusCode)

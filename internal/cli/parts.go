@@ -298,7 +298,7 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 
 // brief is a one-line account of a failed attempt, for retry notes.
 func brief(err error) string {
-	if ae, ok := api.APIError(err); ok {
+	if ae, ok := api.ErrorOf(err); ok {
 		s := fmt.Sprintf("status %d", ae.StatusCode)
 		if ae.Code != "" {
 			s += " " + ae.Code

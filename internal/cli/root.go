@@ -201,7 +201,7 @@ func withExitStatus(long string) string { return long + "\n\n" + exitCodesHelp }
 
 // apiCode is the API's error code behind err, or "".
 func apiCode(err error) string {
-	if ae, ok := api.APIError(err); ok {
+	if ae, ok := api.ErrorOf(err); ok {
 		return ae.Code
 	}
 	return ""
@@ -209,7 +209,7 @@ func apiCode(err error) string {
 
 // apiStatus is the HTTP status of the API's error behind err, or 0.
 func apiStatus(err error) int {
-	if ae, ok := api.APIError(err); ok {
+	if ae, ok := api.ErrorOf(err); ok {
 		return ae.StatusCode
 	}
 	return 0

@@ -68,7 +68,7 @@ func verdict(ctx context.Context, err error) retry.Verdict {
 		return retry.Verdict{}
 	}
 	after, ok := api.RetryAfter(err)
-	if ae, isAPI := api.APIError(err); isAPI && ae.StatusCode == http.StatusTooManyRequests && !ok {
+	if ae, isAPI := api.ErrorOf(err); isAPI && ae.StatusCode == http.StatusTooManyRequests && !ok {
 		after = time.Second // slow everyone down even without Retry-After
 	}
 	return retry.Verdict{Retry: true, After: after}

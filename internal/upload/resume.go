@@ -78,7 +78,7 @@ func (r *run) checkSession(j *journal.Journal) string {
 	up, err := r.u.Client.GetUpload(r.ctx, j.UploadID)
 	if err != nil {
 		// A server without the GET /uploads/{id} extension: trust the journal.
-		if ae, ok := api.APIError(err); ok && ae.StatusCode == 404 && ae.Code == "not_found" {
+		if ae, ok := api.ErrorOf(err); ok && ae.StatusCode == 404 && ae.Code == "not_found" {
 			return fmt.Sprintf("the server no longer knows upload %s", j.UploadID)
 		}
 		return ""

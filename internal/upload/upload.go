@@ -349,7 +349,7 @@ func (r *run) failed(err error) error {
 	if errors.As(err, &ce) {
 		useless = true
 	}
-	if ae, ok := api.APIError(err); ok && (ae.Code == "md5_mismatch" || ae.Code == "upload_expired" || ae.Code == "upload_not_pending") {
+	if ae, ok := api.ErrorOf(err); ok && (ae.Code == "md5_mismatch" || ae.Code == "upload_expired" || ae.Code == "upload_not_pending") {
 		useless = true
 	}
 	if r.u.Opts.CancelOnFailure || useless {

@@ -419,7 +419,7 @@ func TestPutWarnsWhenTheSessionWillExpireFirst(t *testing.T) {
 		t.Fatalf("no warning about the session's life; messages:\n%s", ev.messages())
 	}
 	var fe *upload.FailedError
-	ae, isAPI := api.APIError(err)
+	ae, isAPI := api.ErrorOf(err)
 	if !errors.As(err, &fe) || fe.Kept || !isAPI || ae.Code != "upload_expired" {
 		t.Fatalf("Put = %v, want the expiry to end the upload without a journal", err)
 	}
