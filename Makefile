@@ -43,8 +43,8 @@ tidy-check:
 	  cp $$tmp/go.mod $$tmp/go.sum .; rm -rf $$tmp; exit 1; fi; rm -rf $$tmp
 
 # Benchmarks (Go testing.B); figures go to docs/benchmarks.md. Packages run one
-# after another; internal/bench moves about 10 GiB through `uploads put`, the
-# official SDK and `uploads serve` (about 3 of the 4 minutes).
+# after another; internal/bench uploads about 8 GiB with `uploads put` and the
+# official SDK to `uploads serve` (most of the ~2 minutes `make bench` takes).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -timeout 30m ./...
 

@@ -16,12 +16,9 @@ import (
 func BenchmarkPartBody(b *testing.B) {
 	const size = 64 << 20
 	path := filepath.Join(b.TempDir(), "clip.mp4")
-	data := make([]byte, size)
-	_, _ = rand.NewChaCha8([32]byte{2}).Read(data)
-	if err := os.WriteFile(path, data, 0o600); err != nil {
+	if err := os.WriteFile(path, randomBytes(size), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	data = nil
 	f, err := os.Open(path)
 	if err != nil {
 		b.Fatal(err)
@@ -50,3 +47,9 @@ type (
 	writerOnly struct{ io.Writer }
 	readerOnly struct{ io.Reader }
 )
+
+func randomBytes(n int) []byte {
+	data := make([]byte, n)
+	_, _ = rand.NewChaCha8([32]byte{2}).Read(data)
+	return data
+}

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/md5"
 	"encoding/hex"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,10 +45,13 @@ func TestMain(m *testing.M) {
 func binaries(b *testing.B) (uploads, sdkput string) {
 	b.Helper()
 	buildOnce.Do(func() {
+		var goBin string
+		if goBin, buildErr = exec.LookPath("go"); buildErr != nil {
+			return
+		}
 		if binDir, buildErr = os.MkdirTemp("", "uploads-bench-bin-"); buildErr != nil {
 			return
 		}
-		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
 		buildOut, buildErr = exec.Command(goBin, "build", "-o", binDir+string(filepath.Separator),
 			"github.com/uploads-dev/uploads/cmd/uploads",
 			"github.com/uploads-dev/uploads/scripts/sdkput").CombinedOutput()
@@ -100,12 +101,8 @@ func startServer(b *testing.B, uploadsBin string, flags ...string) *serveProc {
 	dir := b.TempDir()
 	cmd := exec.Command(uploadsBin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--quiet"}, flags...)...)
 	cmd.Env = childEnv(b)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
+	stdout, stderr := &firstLine{line: make(chan string, 1)}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -121,19 +118,13 @@ func startServer(b *testing.B, uploadsBin string, flags ...string) *serveProc {
 			<-done
 		}
 	})
-	line := make(chan string, 1)
-	go func() {
-		l, _ := bufio.NewReader(out).ReadString('\n')
-		line <- strings.TrimSpace(l)
-		_, _ = io.Copy(io.Discard, out)
-	}()
 	select {
-	case s.baseURL = <-line:
+	case s.baseURL = <-stdout.line:
 	case <-time.After(30 * time.Second):
-		b.Fatalf("uploads serve printed no base URL in 30s; stderr:\n%s", stderr.String())
+		b.Fatalf("uploads serve printed no base URL in 30s; stderr:\n%s", stderr)
 	}
 	if !strings.HasPrefix(s.baseURL, "http://127.0.0.1:") || !strings.HasSuffix(s.baseURL, "/v1") {
-		b.Fatalf("uploads serve printed %q, want http://127.0.0.1:PORT/v1; stderr:\n%s", s.baseURL, stderr.String())
+		b.Fatalf("uploads serve printed %q, want http://127.0.0.1:PORT/v1; stderr:\n%s", s.baseURL, stderr)
 	}
 	health := strings.TrimSuffix(s.baseURL, "/v1") + "/healthz"
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -145,18 +136,53 @@ func startServer(b *testing.B, uploadsBin string, flags ...string) *serveProc {
 			}
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("GET %s: not ready after 30s (%v); stderr:\n%s", health, err, stderr.String())
+			b.Fatalf("GET %s: not ready after 30s (%v); stderr:\n%s", health, err, stderr)
 		}
 	}
 	return s
 }
 
+// firstLine sends the first line written to it (without its newline) on
+// line, and discards the rest.
+type firstLine struct {
+	buf  []byte
+	sent bool
+	line chan string
+}
+
+func (w *firstLine) Write(p []byte) (int, error) {
+	if !w.sent {
+		w.buf = append(w.buf, p...)
+		if i := bytes.IndexByte(w.buf, '\n'); i >= 0 {
+			w.line <- strings.TrimSpace(string(w.buf[:i]))
+			w.sent, w.buf = true, nil
+		}
+	}
+	return len(p), nil
+}
+
+// syncBuffer is a bytes.Buffer that a child process may write while the
+// benchmark reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // cpu is the server process's CPU time so far (user + system), from
 // /proc/PID/stat; 0 where there is no /proc.
 func (s *serveProc) cpu() time.Duration {
-	if s.cmd == nil {
-		return 0
-	}
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
 	if err != nil {
 		return 0
@@ -385,8 +411,8 @@ func BenchmarkPutVsSDK(b *testing.B) {
 // BenchmarkPutThrottled uploads a 256 MiB file to `uploads serve --throttle
 // 40MiB` (each connection capped at 40 MiB/s, as one TCP stream to a far
 // endpoint gets): with the SDK baseline, then `uploads put` in 16 MiB parts
-// at --concurrency 1 and 8. concurrency=8 reports x-vs-sequential (against
-// concurrency=1) and x-vs-sdk, measured in the same run.
+// at --concurrency 1 and 8 (uploads-c1, uploads-c8). uploads-c8 reports
+// x-vs-sequential (against uploads-c1) and x-vs-sdk, measured in the same run.
 //
 // 16 MiB parts make 16 parts, two full waves of 8, so concurrency 8 keeps 8
 // connections busy to the end (64 MiB parts would make only 4, capping the

@@ -169,7 +169,7 @@ func (t *throttled) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	burst := int(min(t.rate, 64<<10))
+	burst := int(min(t.rate, 1<<20))
 	return &throttledConn{Conn: c, lim: rate.NewLimiter(rate.Limit(t.rate), burst), burst: burst}, nil
 }
 

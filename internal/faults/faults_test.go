@@ -51,10 +51,10 @@ func upload(t *testing.T, limit int64, n int) time.Duration {
 }
 
 // The throttle is a floor on the time an upload takes: 2 MiB at 4 MiB/s
-// cannot arrive in less than about half a second (minus one burst).
+// cannot arrive in less than half a second minus one burst (1 MiB).
 func TestThrottleCapsEachConnection(t *testing.T) {
 	const limit, n = 4 << 20, 2 << 20
-	minimum := time.Duration(float64(n-(64<<10)) / limit * float64(time.Second))
+	minimum := time.Duration(float64(n-(1<<20)) / limit * float64(time.Second))
 	if took := upload(t, limit, n); took < minimum {
 		t.Fatalf("2 MiB at 4 MiB/s arrived in %v, faster than the cap allows (%v)", took, minimum)
 	}

@@ -366,3 +366,34 @@ func TestFaultRateIsReproducible(t *testing.T) {
 		t.Fatalf("%d of 40 requests failed at rate 0.5", n)
 	}
 }
+
+func TestPartNumberHeader(t *testing.T) {
+	s := servertest.Start(t, server.Config{})
+	a, b := randomBytes(21, 5000), randomBytes(22, 3000)
+	id := createUpload(t, s, key, 8000)
+	send := func(data []byte, number string) servertest.Response {
+		body, ct := multipartBody(t, "data", data)
+		req, _ := http.NewRequest("POST", s.BaseURL+"/uploads/"+id+"/parts", bytes.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		req.Header.Set("Authorization", "Bearer "+key)
+		if number != "" {
+			req.Header.Set(server.PartNumberHeader, number)
+		}
+		res, err := s.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		out, _ := io.ReadAll(res.Body)
+		return servertest.Response{Status: res.StatusCode, Header: res.Header, Body: out}
+	}
+	for _, bad := range []string{"0", "-1", "x", "1.5"} {
+		wantError(t, send(a, bad), 400, server.PartNumberHeader, "invalid_value")
+	}
+	pb := wantOK(t, send(b, "2"))["id"].(string)
+	pa := wantOK(t, send(a, "1"))["id"].(string)
+	u := wantOK(t, s.Do(t, "POST", "/uploads/"+id+"/complete", key, map[string]any{"part_ids": []string{pa, pb}, "md5": md5hex(append(append([]byte{}, a...), b...))}, ""))
+	if r := s.Do(t, "GET", "/files/"+u["file"].(map[string]any)["id"].(string)+"/content", key, nil, ""); md5hex(r.Body) != md5hex(append(append([]byte{}, a...), b...)) {
+		t.Fatal("content differs")
+	}
+}

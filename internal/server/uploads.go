@@ -1,12 +1,15 @@
 package server
 
 import (
+	"bufio"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/uploads-dev/uploads/internal/store"
@@ -99,6 +102,22 @@ func (s *Server) handleParts(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// PartNumberHeader (an extension) carries a part's 1-based place in the
+// file. It is optional; with it the server hashes the file as the parts
+// arrive, so that complete need not read them all again to check the MD5.
+const PartNumberHeader = "X-Part-Number"
+
+// multipartReader reads a multipart/form-data body through a 256 KiB buffer
+// (the standard reader's own is 4 KiB, which means a system call per 4 KiB of
+// a 64 MiB part).
+func multipartReader(r *http.Request) (*multipart.Reader, error) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return nil, http.ErrNotMultipart
+	}
+	return multipart.NewReader(bufio.NewReaderSize(r.Body, 256<<10), params["boundary"]), nil
+}
+
 // multipartSlack is how much framing a part request may carry beyond the
 // part's bytes: boundaries and headers, generously.
 const multipartSlack = 64 << 10
@@ -118,8 +137,17 @@ func (s *Server) addPart(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, tooLarge)
 		return
 	}
+	number := 0
+	if v := r.Header.Get(PartNumberHeader); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			s.fail(w, r, badRequest(PartNumberHeader, "invalid_value", "Invalid value for the %s header: %q; it must be the part's 1-based place in the file, or left out.", PartNumberHeader, v))
+			return
+		}
+		number = n
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.MaxPartSize+multipartSlack)
-	mr, err := r.MultipartReader()
+	mr, err := multipartReader(r)
 	if err != nil {
 		s.fail(w, r, badRequest("data", "invalid_multipart",
 			"Expected a multipart/form-data body with one file field named 'data' (Content-Type: %q).", r.Header.Get("Content-Type")))
@@ -143,7 +171,7 @@ func (s *Server) addPart(w http.ResponseWriter, r *http.Request) {
 			}
 			continue
 		}
-		part, err := s.store.AddPart(org(r), id, p, s.MaxPartSize, s.MaxUploadSize)
+		part, err := s.store.AddPart(org(r), id, p, s.MaxPartSize, s.MaxUploadSize, number)
 		if err != nil {
 			var be *store.BodyError
 			if errors.As(err, &be) {

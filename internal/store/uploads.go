@@ -1,14 +1,11 @@
 package store
 
 import (
-	"crypto/md5"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -137,8 +134,10 @@ func (s *Store) CheckPartAllowed(org, uploadID string) error {
 
 // AddPart streams body to disk as a new part of the upload, at most maxPart
 // bytes, and records it once its bytes are durable. maxUpload caps the bytes
-// accepted for the upload across all its parts.
-func (s *Store) AddPart(org, uploadID string, body io.Reader, maxPart, maxUpload int64) (Part, error) {
+// accepted for the upload across all its parts. number, when positive, is
+// the part's 1-based place in the file as the client declares it: the store
+// then hashes the file's MD5 as the parts arrive (see prehash).
+func (s *Store) AddPart(org, uploadID string, body io.Reader, maxPart, maxUpload int64, number int) (Part, error) {
 	if err := s.CheckPartAllowed(org, uploadID); err != nil {
 		return Part{}, err
 	}
@@ -186,6 +185,9 @@ func (s *Store) AddPart(org, uploadID string, body io.Reader, maxPart, maxUpload
 	if err != nil {
 		s.removeBytes([]string{p.Path})
 		return Part{}, err
+	}
+	if number > 0 {
+		s.prehashAdd(p, number)
 	}
 	return p, nil
 }
@@ -259,7 +261,7 @@ func (s *Store) Complete(org, uploadID string, partIDs []string, md5Hex string) 
 		return Upload{}, File{}, err
 	}
 	if md5Hex != "" {
-		got, err := s.md5Of(listed)
+		got, err := s.md5Of(uploadID, listed)
 		if err != nil {
 			return Upload{}, File{}, err
 		}
@@ -316,6 +318,7 @@ func (s *Store) Complete(org, uploadID string, partIDs []string, md5Hex string) 
 	if err != nil {
 		return Upload{}, File{}, err
 	}
+	s.pre.drop(uploadID)
 	s.removeBytes(discard)
 	return u, f, nil
 }
@@ -355,24 +358,6 @@ func (s *Store) resolveParts(tx *bolt.Tx, u Upload, partIDs []string) ([]Part, e
 	return listed, nil
 }
 
-func (s *Store) md5Of(parts []Part) (string, error) {
-	h := md5.New()
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	for _, p := range parts {
-		f, err := os.Open(s.abs(p.Path))
-		if err != nil {
-			return "", fmt.Errorf("read part %s: %w", p.ID, err)
-		}
-		_, err = io.CopyBuffer(h, f, *bp)
-		_ = f.Close()
-		if err != nil {
-			return "", fmt.Errorf("read part %s: %w", p.ID, err)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // Cancel ends a pending upload and discards its parts.
 func (s *Store) Cancel(org, uploadID string) (Upload, error) {
 	mu := s.lock(uploadID)
@@ -404,6 +389,7 @@ func (s *Store) Cancel(org, uploadID string) (Upload, error) {
 	if err != nil {
 		return Upload{}, err
 	}
+	s.pre.drop(uploadID)
 	s.removeBytes(discard)
 	return u, nil
 }

@@ -22,7 +22,7 @@ func (r *run) sendPart(ctx context.Context, i int) error {
 	p := r.j.Parts[i]
 	r.mu.Unlock()
 	var h hash.Hash
-	body := api.PartBody{Size: p.Length, Replayable: true, Open: func() (io.Reader, error) {
+	body := api.PartBody{Size: p.Length, Number: i + 1, Replayable: true, Open: func() (io.Reader, error) {
 		h = md5.New()
 		return io.TeeReader(io.NewSectionReader(r.file, p.Offset, p.Length), h), nil
 	}}
