@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X github.com/uploads-dev/uploads/internal/cli.Version=$(VERSIO
            -X github.com/uploads-dev/uploads/internal/cli.Commit=$(COMMIT) \
            -X github.com/uploads-dev/uploads/internal/cli.Date=$(DATE)
 
-.PHONY: build test race lint bench bench-put demo fuzz tidy-check docs release-check snapshot clean
+.PHONY: build test race lint bench bench-put bench-peers demo fuzz tidy-check docs release-check snapshot clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/uploads
@@ -42,11 +42,25 @@ tidy-check:
 	  echo "go mod tidy changes go.mod/go.sum: run it and commit the result"; diff -u $$tmp/go.mod go.mod; \
 	  cp $$tmp/go.mod $$tmp/go.sum .; rm -rf $$tmp; exit 1; fi; rm -rf $$tmp
 
-# Benchmarks (Go testing.B); figures go to docs/benchmarks.md. Packages run one
-# after another; internal/bench uploads about 8 GiB with `uploads put` and the
-# official SDK to `uploads serve` (most of the ~2 minutes `make bench` takes).
+# Benchmarks; figures go to docs/benchmarks.md. First the Go benchmarks
+# (testing.B; packages run one after another; internal/bench uploads about 8 GiB
+# with `uploads put` and the official SDK to `uploads serve`, about 2 minutes),
+# then bench-peers with 256 MiB and 1 GiB files only (about 4 minutes).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -timeout 30m ./...
+	$(MAKE) bench-peers PEERS_FLAGS='--sizes 256MiB,1GiB'
+
+# `uploads put` side by side with the official Go SDK (scripts/sdkput), the curl
+# flow (scripts/curl-upload.sh), md5sum and a plain read, on loopback and under
+# `uploads serve --throttle 40MiB`; prints markdown tables. The full set (256 MiB,
+# 1 GiB and 4 GiB; about 15 minutes, ~13 GiB of free disk in $TMPDIR) is the
+# default: make bench-peers. Fewer: make bench-peers PEERS_FLAGS='--sizes 1GiB --runs 3'.
+PEERS_FLAGS ?= --sizes 256MiB,1GiB,4GiB --settings loopback,throttle --runs 1
+bench-peers: build
+	@command -v curl >/dev/null || apt-get install -y curl
+	@[ -x /usr/bin/time ] || apt-get install -y time
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/sdkput ./scripts/sdkput
+	$(GO) run ./scripts/benchpeers --uploads $(BIN) --sdkput bin/sdkput $(PEERS_FLAGS)
 
 # Only the end-to-end benchmarks of `uploads put` (internal/bench).
 bench-put:
