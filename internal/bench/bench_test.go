@@ -2,13 +2,7 @@ package bench
 
 import (
 	"bytes"
-	"crypto/md5"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"io"
-	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/uploads-dev/uploads/internal/benchkit"
 )
 
 const (
@@ -69,195 +65,49 @@ func skipShort(b *testing.B) {
 }
 
 // childEnv is the environment of a child process: the test's, less anything
-// that would change what is measured (API settings, the tool's settings, GC
-// tuning, a user's config or journals), plus the given variables.
+// that would change what is measured (benchkit.CleanEnv), plus fresh XDG
+// directories and the given variables.
 func childEnv(b *testing.B, extra ...string) []string {
 	b.Helper()
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case strings.HasPrefix(k, "OPENAI_"), strings.HasPrefix(k, "UPLOADS_"), strings.HasPrefix(k, "XDG_"),
-			k == "GOGC", k == "GOMEMLIMIT", k == "GOMAXPROCS", k == "GODEBUG":
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env, append([]string{"XDG_STATE_HOME=" + b.TempDir(), "XDG_CONFIG_HOME=" + b.TempDir(),
+	return append(benchkit.CleanEnv(), append([]string{"XDG_STATE_HOME=" + b.TempDir(), "XDG_CONFIG_HOME=" + b.TempDir(),
 		"XDG_DATA_HOME=" + b.TempDir()}, extra...)...)
-}
-
-// serveProc is a running `uploads serve` process.
-type serveProc struct {
-	baseURL string // http://127.0.0.1:PORT/v1
-	cmd     *exec.Cmd
 }
 
 // startServer runs `uploads serve` on a free loopback port with a fresh data
 // directory, waits until /healthz answers, and stops it (SIGTERM) when the
 // benchmark ends.
-func startServer(b *testing.B, uploadsBin string, flags ...string) *serveProc {
+func startServer(b *testing.B, uploadsBin string, flags ...string) *benchkit.Server {
 	b.Helper()
-	dir := b.TempDir()
-	cmd := exec.Command(uploadsBin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--quiet"}, flags...)...)
-	cmd.Env = childEnv(b)
-	stdout, stderr := &firstLine{line: make(chan string, 1)}, &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
+	s, err := benchkit.StartServer(b.Context(), uploadsBin, b.TempDir(), childEnv(b), flags...)
+	if err != nil {
 		b.Fatal(err)
 	}
-	s := &serveProc{cmd: cmd}
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	select {
-	case s.baseURL = <-stdout.line:
-	case <-time.After(30 * time.Second):
-		b.Fatalf("uploads serve printed no base URL in 30s; stderr:\n%s", stderr)
-	}
-	if !strings.HasPrefix(s.baseURL, "http://127.0.0.1:") || !strings.HasSuffix(s.baseURL, "/v1") {
-		b.Fatalf("uploads serve printed %q, want http://127.0.0.1:PORT/v1; stderr:\n%s", s.baseURL, stderr)
-	}
-	health := strings.TrimSuffix(s.baseURL, "/v1") + "/healthz"
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		res, err := http.Get(health)
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("GET %s: not ready after 30s (%v); stderr:\n%s", health, err, stderr)
-		}
-	}
+	b.Cleanup(s.Stop)
 	return s
-}
-
-// firstLine sends the first line written to it (without its newline) on
-// line, and discards the rest.
-type firstLine struct {
-	buf  []byte
-	sent bool
-	line chan string
-}
-
-func (w *firstLine) Write(p []byte) (int, error) {
-	if !w.sent {
-		w.buf = append(w.buf, p...)
-		if i := bytes.IndexByte(w.buf, '\n'); i >= 0 {
-			w.line <- strings.TrimSpace(string(w.buf[:i]))
-			w.sent, w.buf = true, nil
-		}
-	}
-	return len(p), nil
-}
-
-// syncBuffer is a bytes.Buffer that a child process may write while the
-// benchmark reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// cpu is the server process's CPU time so far (user + system), from
-// /proc/PID/stat; 0 where there is no /proc.
-func (s *serveProc) cpu() time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which is in parentheses and may hold
-	// spaces): state is field 3, utime 14, stime 15, in clock ticks.
-	i := bytes.LastIndexByte(raw, ')')
-	f := strings.Fields(string(raw[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	const ticks = 100 // USER_HZ, 100 on Linux
-	return time.Duration(ut+st) * time.Second / ticks
 }
 
 // verify reads the file's content back from the server, fails the benchmark
 // if its MD5 is not wantMD5, then deletes the file to free the disk.
-func (s *serveProc) verify(b *testing.B, fileID, wantMD5 string, size int64) {
+func verify(b *testing.B, s *benchkit.Server, fileID, wantMD5 string, size int64) {
 	b.Helper()
-	req, _ := http.NewRequest("GET", s.baseURL+"/files/"+fileID+"/content", nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		b.Fatalf("read %s back: %v", fileID, err)
+	if err := s.CheckContent(b.Context(), key, fileID, wantMD5, size); err != nil {
+		b.Fatal(err)
 	}
-	h := md5.New()
-	n, err := io.Copy(h, res.Body)
-	res.Body.Close()
-	if err != nil || res.StatusCode != http.StatusOK {
-		b.Fatalf("read %s back: status %d, %v", fileID, res.StatusCode, err)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != wantMD5 || n != size {
-		b.Fatalf("the server's content of %s (%d bytes, MD5 %s) differs from the source (%d bytes, MD5 %s)", fileID, n, got, size, wantMD5)
-	}
-	req, _ = http.NewRequest("DELETE", s.baseURL+"/files/"+fileID, nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	if res, err = http.DefaultClient.Do(req); err != nil {
-		b.Fatalf("delete %s: %v", fileID, err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		b.Fatalf("delete %s: status %d", fileID, res.StatusCode)
+	if err := s.Delete(b.Context(), key, fileID); err != nil {
+		b.Fatal(err)
 	}
 }
 
-// makeFile writes size pseudo-random bytes (incompressible, not zeros) to
-// clip.mp4 in a temporary directory, fsynced so that writeback does not run
-// during the measurements, and returns its path and MD5. The file stays in
-// the page cache: every tool reads it hot.
+// makeFile writes size pseudo-random bytes to clip.mp4 in a temporary
+// directory (benchkit.MakeFile) and returns its path and MD5.
 func makeFile(b *testing.B, size int64) (string, string) {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "clip.mp4")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
+	sum, err := benchkit.MakeFile(path, size)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer f.Close()
-	rng := rand.NewChaCha8([32]byte{'u', 'p', 'l', 'o', 'a', 'd', 's'})
-	h := md5.New()
-	buf := make([]byte, 4*mib)
-	for left := size; left > 0; {
-		chunk := buf[:min(int64(len(buf)), left)]
-		_, _ = rng.Read(chunk)
-		h.Write(chunk)
-		if _, err := f.Write(chunk); err != nil {
-			b.Fatal(err)
-		}
-		left -= int64(len(chunk))
-	}
-	if err := f.Sync(); err != nil {
-		b.Fatal(err)
-	}
-	return path, hex.EncodeToString(h.Sum(nil))
+	return path, sum
 }
 
 // stats accumulates the runs of one benchmark.
@@ -328,15 +178,15 @@ func phases(stderr []byte) (parts, tail time.Duration, ok bool) {
 // benchUploads runs bin with args (each run one upload of the file, printing
 // its file id) once per iteration, checks every result against the source,
 // and reports the figures.
-func benchUploads(b *testing.B, s *serveProc, size int64, sum, bin string, args ...string) *stats {
+func benchUploads(b *testing.B, s *benchkit.Server, size int64, sum, bin string, args ...string) *stats {
 	b.Helper()
 	st := &stats{}
 	for b.Loop() {
 		cmd := exec.Command(bin, args...)
-		cmd.Env = childEnv(b, "OPENAI_BASE_URL="+s.baseURL, "OPENAI_API_KEY="+key)
+		cmd.Env = childEnv(b, "OPENAI_BASE_URL="+s.BaseURL, "OPENAI_API_KEY="+key)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		srvCPU := s.cpu()
+		srvCPU := s.CPU()
 		start := time.Now()
 		err := cmd.Run()
 		elapsed := time.Since(start)
@@ -346,7 +196,7 @@ func benchUploads(b *testing.B, s *serveProc, size int64, sum, bin string, args 
 		}
 		st.n++
 		st.elapsed += elapsed
-		st.srvCPU += s.cpu() - srvCPU
+		st.srvCPU += s.CPU() - srvCPU
 		st.cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			st.peakRSS = max(st.peakRSS, ru.Maxrss*1024) // KiB on Linux
@@ -360,7 +210,7 @@ func benchUploads(b *testing.B, s *serveProc, size int64, sum, bin string, args 
 		if !strings.HasPrefix(id, "file-") {
 			b.Fatalf("%s printed %q, want a file id; stderr:\n%s", filepath.Base(bin), id, stderr.String())
 		}
-		s.verify(b, id, sum, size)
+		verify(b, s, id, sum, size)
 		b.StartTimer()
 	}
 	st.report(b, size)

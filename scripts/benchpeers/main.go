@@ -57,14 +57,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -73,10 +68,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
+	"github.com/uploads-dev/uploads/internal/benchkit"
 	"github.com/uploads-dev/uploads/internal/units"
 )
 
@@ -268,7 +263,7 @@ func (c *config) measureAll(ctx context.Context, work string, results map[cellKe
 		}
 		path := filepath.Join(work, "clip.mp4")
 		logf("making a %s test file", units.FormatSize(size))
-		sum, err := makeFile(path, size)
+		sum, err := benchkit.MakeFile(path, size)
 		if err != nil {
 			return err
 		}
@@ -336,12 +331,15 @@ func (c *config) prepare(ctx context.Context, work string) error {
 // on the file at path, and stops the server.
 func (c *config) measureSetting(ctx context.Context, work, setting, path string, size int64, sum string, results map[cellKey][]result) error {
 	dataDir := filepath.Join(work, "data-"+setting)
-	srv, err := startServer(ctx, c.uploads, dataDir, settings[setting].flags(c)...)
+	if err := os.RemoveAll(dataDir); err != nil {
+		return err
+	}
+	srv, err := benchkit.StartServer(ctx, c.uploads, dataDir, childEnv(filepath.Dir(dataDir)), settings[setting].flags(c)...)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		srv.stop()
+		srv.Stop()
 		_ = os.RemoveAll(dataDir)
 	}()
 	for i := range c.runs {
@@ -375,7 +373,7 @@ func toolByKey(key string) tool {
 
 // measure runs t once on path as a child process and, for an upload, checks
 // the server's copy against the source (outside the timing) and deletes it.
-func (c *config) measure(ctx context.Context, work string, srv *server, t tool, path string, size int64, sum string) (result, error) {
+func (c *config) measure(ctx context.Context, work string, srv *benchkit.Server, t tool, path string, size int64, sum string) (result, error) {
 	runDir, err := os.MkdirTemp(work, "run-")
 	if err != nil {
 		return result{}, err
@@ -385,22 +383,22 @@ func (c *config) measure(ctx context.Context, work string, srv *server, t tool, 
 	rusageFile := filepath.Join(runDir, "rusage")
 	cmd := exec.CommandContext(ctx, c.timeBin, append([]string{"-f", "%M %U %S", "-o", rusageFile, "--", bin}, args...)...)
 	cmd.Dir = runDir
-	cmd.Env = childEnv(runDir, "OPENAI_BASE_URL="+srv.baseURL, "OPENAI_API_KEY="+apiKey, "TMPDIR="+runDir)
+	cmd.Env = childEnv(runDir, "OPENAI_BASE_URL="+srv.BaseURL, "OPENAI_API_KEY="+apiKey, "TMPDIR="+runDir)
 	// Its own process group, so that an interrupt stops a script's children too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	var stdout bytes.Buffer
-	stderr := &tailBuffer{max: 64 << 10}
+	stderr := &benchkit.TailBuffer{Max: 64 << 10}
 	cmd.Stderr = stderr
 	if t.upload || t.key == "md5sum" {
 		cmd.Stdout = &stdout
 	} // else: /dev/null
 
-	srvCPU := srv.cpu()
+	srvCPU := srv.CPU()
 	start := time.Now()
 	err = cmd.Run()
 	elapsed := time.Since(start)
-	r := result{elapsed: elapsed, srvCPU: srv.cpu() - srvCPU}
+	r := result{elapsed: elapsed, srvCPU: srv.CPU() - srvCPU}
 	if err != nil {
 		return r, fmt.Errorf("%s %s: %w\n%s", bin, strings.Join(args, " "), err, stderr)
 	}
@@ -418,7 +416,10 @@ func (c *config) measure(ctx context.Context, work string, srv *server, t tool, 
 		if !strings.HasPrefix(id, "file-") {
 			return r, fmt.Errorf("%s printed %q, want a file id; stderr:\n%s", t.key, out, stderr)
 		}
-		if err := srv.check(ctx, id, sum, size); err != nil {
+		if err := srv.CheckContent(ctx, apiKey, id, sum, size); err != nil {
+			return r, err
+		}
+		if err := srv.Delete(ctx, apiKey, id); err != nil {
 			return r, err
 		}
 	case t.key == "md5sum":
@@ -452,191 +453,12 @@ func readRusage(path string) (peakRSS int64, cpu time.Duration, err error) {
 }
 
 // childEnv is this process's environment less anything that would change
-// what is measured (API settings, the tool's settings and journals, Go's GC
-// tuning), plus extra; XDG directories point into dir.
+// what is measured (benchkit.CleanEnv) and less TMPDIR, plus extra; XDG
+// directories point into dir.
 func childEnv(dir string, extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case strings.HasPrefix(k, "OPENAI_"), strings.HasPrefix(k, "UPLOADS_"), strings.HasPrefix(k, "XDG_"),
-			k == "GOGC", k == "GOMEMLIMIT", k == "GOMAXPROCS", k == "GODEBUG", k == "TMPDIR":
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, "XDG_STATE_HOME="+filepath.Join(dir, "state"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
+	env := append(benchkit.CleanEnv("TMPDIR"), "XDG_STATE_HOME="+filepath.Join(dir, "state"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
 	return append(env, extra...)
-}
-
-// server is a running `uploads serve`.
-type server struct {
-	cmd     *exec.Cmd
-	baseURL string // http://127.0.0.1:PORT/v1
-	stderr  *tailBuffer
-	done    chan struct{}
-}
-
-// startServer runs `uploads serve` on a free loopback port with a fresh
-// data directory and waits until /healthz answers.
-func startServer(ctx context.Context, bin, dataDir string, flags ...string) (*server, error) {
-	if err := os.RemoveAll(dataDir); err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--quiet"}, flags...)...)
-	cmd.Env = childEnv(filepath.Dir(dataDir))
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	s := &server{cmd: cmd, stderr: &tailBuffer{max: 64 << 10}, done: make(chan struct{})}
-	line := make(chan string, 1)
-	cmd.Stdout, cmd.Stderr = &firstLine{line: line}, s.stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() { _ = cmd.Wait(); close(s.done) }()
-	fail := func(format string, a ...any) (*server, error) {
-		s.stop()
-		return nil, fmt.Errorf("uploads serve: "+format+"; stderr:\n%s", append(a, s.stderr)...)
-	}
-	select {
-	case s.baseURL = <-line:
-	case <-time.After(30 * time.Second):
-		return fail("no base URL on stdout in 30s")
-	}
-	if !strings.HasPrefix(s.baseURL, "http://127.0.0.1:") || !strings.HasSuffix(s.baseURL, "/v1") {
-		return fail("printed %q, want http://127.0.0.1:PORT/v1", s.baseURL)
-	}
-	health := strings.TrimSuffix(s.baseURL, "/v1") + "/healthz"
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		status, err := s.do(ctx, http.MethodGet, health, io.Discard)
-		if err == nil && status == http.StatusOK {
-			return s, nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fail("GET %s: not ready after 30s (status %d, %v)", health, status, err)
-		}
-	}
-}
-
-// stop ends the server (SIGTERM, then SIGKILL after 10s) and waits for it.
-func (s *server) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-}
-
-// cpu is the server's CPU time so far (user + system), from /proc/PID/stat.
-func (s *server) cpu() time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	// After the command name (in parentheses, may hold spaces): state is
-	// field 3, utime 14, stime 15, in clock ticks (USER_HZ, 100 on Linux).
-	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100
-}
-
-// do sends a request with the API key and copies the response body to w.
-func (s *server) do(ctx context.Context, method, url string, w io.Writer) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, method, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+apiKey)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		w = io.Discard
-	}
-	_, err = io.Copy(w, res.Body)
-	return res.StatusCode, err
-}
-
-// check streams the file's content from the server into MD5, compares it
-// with the source's, and deletes the file.
-func (s *server) check(ctx context.Context, id, wantMD5 string, size int64) error {
-	h := md5.New()
-	cw := &countWriter{w: h}
-	status, err := s.do(ctx, http.MethodGet, s.baseURL+"/files/"+id+"/content", cw)
-	if err != nil || status != http.StatusOK {
-		return fmt.Errorf("read %s back: status %d, %v", id, status, err)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != wantMD5 || cw.n != size {
-		return fmt.Errorf("the server's content of %s (%d bytes, MD5 %s) differs from the source (%d bytes, MD5 %s)",
-			id, cw.n, got, size, wantMD5)
-	}
-	if status, err := s.do(ctx, http.MethodDelete, s.baseURL+"/files/"+id, io.Discard); err != nil || status != http.StatusOK {
-		return fmt.Errorf("delete %s: status %d, %v", id, status, err)
-	}
-	return nil
-}
-
-// firstLine sends the first line written to it (trimmed) on line and
-// discards the rest.
-type firstLine struct {
-	buf  []byte
-	sent bool
-	line chan<- string
-}
-
-func (w *firstLine) Write(p []byte) (int, error) {
-	if !w.sent {
-		w.buf = append(w.buf, p...)
-		if i := bytes.IndexByte(w.buf, '\n'); i >= 0 {
-			w.line <- strings.TrimSpace(string(w.buf[:i]))
-			w.sent, w.buf = true, nil
-		}
-	}
-	return len(p), nil
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// tailBuffer keeps the last max bytes written to it; a child may write it
-// while it is read.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.max; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
 }
 
 // checkRoom fails if dir's file system cannot hold the test file, the
@@ -653,33 +475,6 @@ func checkRoom(dir string, size int64) error {
 			dir, units.FormatSize(free), units.FormatSize(size), units.FormatSize(need))
 	}
 	return nil
-}
-
-// makeFile writes size pseudo-random bytes (ChaCha8: incompressible, not
-// zeros) to path, fsynced so that its writeback does not overlap the runs,
-// and returns their MD5.
-func makeFile(path string, size int64) (string, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	rng := rand.NewChaCha8([32]byte{'b', 'e', 'n', 'c', 'h', 'p', 'e', 'e', 'r', 's'})
-	h := md5.New()
-	buf := make([]byte, 4*mib)
-	for left := size; left > 0; {
-		chunk := buf[:min(int64(len(buf)), left)]
-		_, _ = rng.Read(chunk)
-		h.Write(chunk)
-		if _, err := f.Write(chunk); err != nil {
-			return "", err
-		}
-		left -= int64(len(chunk))
-	}
-	if err := f.Sync(); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), f.Close()
 }
 
 // describeMachine is one line: CPUs, CPU model, memory, kernel, OS, Go,

@@ -1,0 +1,267 @@
+// Package benchkit is the plumbing shared by the end-to-end benchmarks: a real
+// uploads serve process, test files and content checks.
+//
+// It is used by internal/bench (testing.B benchmarks) and scripts/benchpeers
+// (the peers' comparison); every function reports failures as errors, and
+// each program decides what a failure means to it.
+package benchkit
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// CleanEnv is this process's environment less anything that would change
+// what a child measures: API settings (OPENAI_*), the tool's settings and
+// journals (UPLOADS_*, XDG_*), Go's GC and scheduler tuning (GOGC,
+// GOMEMLIMIT, GOMAXPROCS, GODEBUG), and the variables named in drop. The
+// caller appends its own XDG directories and settings.
+func CleanEnv(drop ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(k, "OPENAI_"), strings.HasPrefix(k, "UPLOADS_"), strings.HasPrefix(k, "XDG_"),
+			k == "GOGC", k == "GOMEMLIMIT", k == "GOMAXPROCS", k == "GODEBUG":
+			continue
+		}
+		if !slices.Contains(drop, k) {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// MakeFile writes size pseudo-random bytes (ChaCha8 with a fixed seed:
+// incompressible, not zeros, the same on every run) to path, creating or
+// truncating it, fsynced so that its writeback does not overlap the
+// measurements, and returns their MD5 in hex. The file stays in the page
+// cache, so every tool reads it hot.
+func MakeFile(path string, size int64) (md5hex string, err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	rng := rand.NewChaCha8([32]byte{'b', 'e', 'n', 'c', 'h', 'p', 'e', 'e', 'r', 's'})
+	h := md5.New()
+	buf := make([]byte, 4<<20)
+	for left := size; left > 0; {
+		chunk := buf[:min(int64(len(buf)), left)]
+		_, _ = rng.Read(chunk)
+		h.Write(chunk)
+		if _, err := f.Write(chunk); err != nil {
+			return "", err
+		}
+		left -= int64(len(chunk))
+	}
+	if err := f.Sync(); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), f.Close()
+}
+
+// Server is a running `uploads serve` process.
+type Server struct {
+	// BaseURL is the API's base URL, http://127.0.0.1:PORT/v1.
+	BaseURL string
+
+	cmd    *exec.Cmd
+	stderr *TailBuffer
+	done   chan struct{}
+}
+
+// StartServer runs `bin serve --addr 127.0.0.1:0 --data-dir dataDir --quiet
+// flags...` with the environment env, reads its base URL from the first line
+// of its stdout, and waits until its /healthz answers (30s at most for each).
+// Cancelling ctx stops the server (SIGTERM, then SIGKILL after 10s); so does
+// Stop, which the caller must call once it is done with the server.
+func StartServer(ctx context.Context, bin, dataDir string, env []string, flags ...string) (*Server, error) {
+	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--quiet"}, flags...)...)
+	cmd.Env = env
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	s := &Server{cmd: cmd, stderr: &TailBuffer{Max: 64 << 10}, done: make(chan struct{})}
+	line := make(chan string, 1)
+	cmd.Stdout, cmd.Stderr = &firstLine{line: line}, s.stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	fail := func(format string, a ...any) (*Server, error) {
+		s.Stop()
+		return nil, fmt.Errorf("uploads serve: "+format+"; stderr:\n%s", append(a, s.stderr)...)
+	}
+	select {
+	case s.BaseURL = <-line:
+	case <-time.After(30 * time.Second):
+		return fail("no base URL on stdout in 30s")
+	case <-ctx.Done():
+		return fail("%v before it printed its base URL", ctx.Err())
+	}
+	if !strings.HasPrefix(s.BaseURL, "http://127.0.0.1:") || !strings.HasSuffix(s.BaseURL, "/v1") {
+		return fail("printed %q, want http://127.0.0.1:PORT/v1", s.BaseURL)
+	}
+	health := strings.TrimSuffix(s.BaseURL, "/v1") + "/healthz"
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		status, err := do(ctx, http.MethodGet, health, "", io.Discard)
+		if err == nil && status == http.StatusOK {
+			return s, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fail("GET %s: not ready after 30s (status %d, %v)", health, status, err)
+		}
+	}
+}
+
+// Stop ends the server (SIGTERM, then SIGKILL after 10s) and waits for it.
+// It may be called more than once.
+func (s *Server) Stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// Stderr is the last 64 KiB the server wrote to its stderr.
+func (s *Server) Stderr() string { return s.stderr.String() }
+
+// CPU is the server process's CPU time so far (user + system), from
+// /proc/PID/stat; 0 where there is no /proc.
+func (s *Server) CPU() time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// After the command name (in parentheses, may hold spaces): state is
+	// field 3, utime 14, stime 15, in clock ticks (USER_HZ, 100 on Linux).
+	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100
+}
+
+// CheckContent streams the content of the file fileID from the server (GET
+// /v1/files/{id}/content with apiKey) into MD5 and fails unless it is size
+// bytes with the MD5 wantMD5 (hex).
+func (s *Server) CheckContent(ctx context.Context, apiKey, fileID, wantMD5 string, size int64) error {
+	h := md5.New()
+	cw := &countWriter{w: h}
+	status, err := do(ctx, http.MethodGet, s.BaseURL+"/files/"+fileID+"/content", apiKey, cw)
+	if err != nil || status != http.StatusOK {
+		return fmt.Errorf("read %s back: status %d, %v", fileID, status, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != wantMD5 || cw.n != size {
+		return fmt.Errorf("the server's content of %s (%d bytes, MD5 %s) differs from the source (%d bytes, MD5 %s)",
+			fileID, cw.n, got, size, wantMD5)
+	}
+	return nil
+}
+
+// Delete deletes the file fileID from the server (DELETE /v1/files/{id} with
+// apiKey), to free its disk.
+func (s *Server) Delete(ctx context.Context, apiKey, fileID string) error {
+	if status, err := do(ctx, http.MethodDelete, s.BaseURL+"/files/"+fileID, apiKey, io.Discard); err != nil || status != http.StatusOK {
+		return fmt.Errorf("delete %s: status %d, %v", fileID, status, err)
+	}
+	return nil
+}
+
+// do sends a request, with apiKey as the bearer token unless it is empty,
+// and copies the response body to w if the status is 200 OK.
+func do(ctx context.Context, method, url, apiKey string, w io.Writer) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	if apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		w = io.Discard
+	}
+	_, err = io.Copy(w, res.Body)
+	return res.StatusCode, err
+}
+
+// firstLine sends the first line written to it (trimmed) on line and
+// discards the rest.
+type firstLine struct {
+	buf  []byte
+	sent bool
+	line chan<- string
+}
+
+func (w *firstLine) Write(p []byte) (int, error) {
+	if !w.sent {
+		w.buf = append(w.buf, p...)
+		if i := bytes.IndexByte(w.buf, '\n'); i >= 0 {
+			w.line <- strings.TrimSpace(string(w.buf[:i]))
+			w.sent, w.buf = true, nil
+		}
+	}
+	return len(p), nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// TailBuffer keeps the last Max bytes written to it; a child process may
+// write it while it is read.
+type TailBuffer struct {
+	Max int
+
+	mu  sync.Mutex
+	buf []byte
+}
+
+// Write keeps the last Max bytes of what b holds and p.
+func (b *TailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - b.Max; over > 0 {
+		b.buf = append(b.buf[:0], b.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+// String is what the buffer holds.
+func (b *TailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
