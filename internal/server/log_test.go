@@ -1,34 +1,19 @@
 package server_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/uploads-dev/uploads/internal/server"
 	"github.com/uploads-dev/uploads/internal/servertest"
 )
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 // One structured line per request, with what an operator needs, and never
 // the API key.
 func TestRequestLog(t *testing.T) {
-	var buf logBuffer
+	var buf lockedBuffer // crash_test.go
 	s := servertest.Start(t, server.Config{Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
 	const secret = "sk-very-secret-key"
 	id := createUpload(t, s, secret, 5)

@@ -581,48 +581,39 @@ func report(c *config, machine string, results map[cellKey][]result) string {
 		b.WriteString(strings.Repeat(" --- |", len(c.sizes)))
 		b.WriteString("\n")
 	}
+	// rows writes one table of a setting: a header, then a row per tool with
+	// label(t) and a cell(t, summary, size) per size.
+	rows := func(setting string, label func(tool) string, cell func(tool, result, int64) string) {
+		header("tool")
+		for _, t := range tools {
+			if !c.uses(t.key) {
+				continue
+			}
+			fmt.Fprintf(&b, "| %s |", label(t))
+			for _, size := range c.sizes {
+				runs := results[cellKey{setting, size, t.key}]
+				if len(runs) == 0 {
+					b.WriteString(" (not measured) |")
+					continue
+				}
+				fmt.Fprintf(&b, " %s |", cell(t, summary(runs), size))
+			}
+			b.WriteString("\n")
+		}
+	}
 	for _, setting := range c.settings {
 		fmt.Fprintf(&b, "\n#### %s\n\nEach cell: wall time / MiB/s / peak RSS of the process (for curl: of the largest of bash, split, curl, md5sum).\n\n",
 			settings[setting].title)
-		header("tool")
-		for _, t := range tools {
-			if !c.uses(t.key) {
-				continue
-			}
-			fmt.Fprintf(&b, "| %s |", t.label)
-			for _, size := range c.sizes {
-				runs := results[cellKey{setting, size, t.key}]
-				if len(runs) == 0 {
-					b.WriteString(" (not measured) |")
-					continue
-				}
-				s := summary(runs)
-				fmt.Fprintf(&b, " %.2f s / %.1f MiB/s / %.1f MiB |", s.elapsed.Seconds(), mibps(size, s.elapsed), float64(s.peakRSS)/mib)
-			}
-			b.WriteString("\n")
-		}
+		rows(setting, func(t tool) string { return t.label }, func(t tool, s result, size int64) string {
+			return fmt.Sprintf("%.2f s / %.1f MiB/s / %.1f MiB", s.elapsed.Seconds(), mibps(size, s.elapsed), float64(s.peakRSS)/mib)
+		})
 		b.WriteString("\nCPU time (user + system, seconds): the tool's / the server's during the run.\n\n")
-		header("tool")
-		for _, t := range tools {
-			if !c.uses(t.key) {
-				continue
+		rows(setting, func(t tool) string { return t.key }, func(t tool, s result, _ int64) string {
+			if t.upload {
+				return fmt.Sprintf("%.2f / %.2f", s.cpu.Seconds(), s.srvCPU.Seconds())
 			}
-			fmt.Fprintf(&b, "| %s |", t.key)
-			for _, size := range c.sizes {
-				runs := results[cellKey{setting, size, t.key}]
-				if len(runs) == 0 {
-					b.WriteString(" (not measured) |")
-					continue
-				}
-				s := summary(runs)
-				if t.upload {
-					fmt.Fprintf(&b, " %.2f / %.2f |", s.cpu.Seconds(), s.srvCPU.Seconds())
-				} else {
-					fmt.Fprintf(&b, " %.2f |", s.cpu.Seconds())
-				}
-			}
-			b.WriteString("\n")
-		}
+			return fmt.Sprintf("%.2f", s.cpu.Seconds())
+		})
 	}
 	return b.String()
 }
