@@ -5,8 +5,6 @@ import (
 	"encoding"
 	"encoding/hex"
 	"hash"
-	"io"
-	"os"
 	"sync"
 )
 
@@ -75,7 +73,6 @@ func (s *Store) prehashAdd(p Part, number int) {
 
 // prehashRun hashes waiting parts in order until the next one is missing.
 func (s *Store) prehashRun(ph *prehash) {
-	buf := make([]byte, 256<<10)
 	ph.mu.Lock()
 	defer ph.mu.Unlock()
 	for !ph.broken {
@@ -85,7 +82,7 @@ func (s *Store) prehashRun(ph *prehash) {
 		}
 		delete(ph.waiting, ph.next)
 		ph.mu.Unlock()
-		err := hashFile(ph.h, s.abs(p.Path), buf)
+		err := hashFile(ph.h, s.abs(p.Path))
 		ph.mu.Lock()
 		if err != nil {
 			ph.broken = true
@@ -96,16 +93,6 @@ func (s *Store) prehashRun(ph *prehash) {
 	}
 	ph.busy = false
 	ph.idle.Broadcast()
-}
-
-func hashFile(h hash.Hash, path string, buf []byte) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.CopyBuffer(h, f, buf)
-	return err
 }
 
 // prehashed returns a copy of the MD5 state over the longest prefix of
@@ -147,10 +134,8 @@ func (s *Store) md5Of(uploadID string, parts []Part) (string, error) {
 	if h == nil {
 		h = md5.New()
 	}
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
 	for _, p := range parts[done:] {
-		if err := hashFile(h, s.abs(p.Path), *bp); err != nil {
+		if err := hashFile(h, s.abs(p.Path)); err != nil {
 			return "", err
 		}
 	}

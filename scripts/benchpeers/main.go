@@ -468,7 +468,7 @@ func checkRoom(dir string, size int64) error {
 	if err := syscall.Statfs(dir, &st); err != nil {
 		return err
 	}
-	free := int64(st.Bavail) * st.Bsize
+	free := int64(st.Bavail) * int64(st.Bsize)
 	need := 3*size + 1<<30
 	if free < need {
 		return fmt.Errorf("%s has %s free; a %s run needs %s (the file, the server's copy, curl's split parts, 1 GiB spare)",
@@ -508,7 +508,7 @@ func describeMachine(dir string) string {
 	disk := ""
 	var st syscall.Statfs_t
 	if syscall.Statfs(dir, &st) == nil {
-		disk = fmt.Sprintf(", %s free in %s", units.FormatSize(int64(st.Bavail)*st.Bsize), dir)
+		disk = fmt.Sprintf(", %s free in %s", units.FormatSize(int64(st.Bavail)*int64(st.Bsize)), dir)
 	}
 	return fmt.Sprintf("%d CPUs (nproc), %s%s, Linux %s%s, %s%s; %s; load average at start %s",
 		runtime.NumCPU(), model, mem, kernel, osName, runtime.Version(), disk,
