@@ -90,6 +90,9 @@ func New(cfg Config) (*Client, error) {
 // BaseURL is the URL the client talks to.
 func (c *Client) BaseURL() string { return c.cfg.BaseURL }
 
+// Upload is the API's Upload object.
+type Upload = openai.Upload
+
 // NewUpload is what CreateUpload sends.
 type NewUpload struct {
 	Filename string

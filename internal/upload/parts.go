@@ -2,11 +2,8 @@ package upload
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"time"
@@ -15,16 +12,21 @@ import (
 	"github.com/uploads-dev/uploads/internal/retry"
 )
 
-// sendPart uploads part i with retries: transient failures and parts that
-// arrive damaged are tried again; a 429 holds every worker back.
+// sendPart uploads part i with retries: transient failures are tried again;
+// a 429 holds every worker back.
+//
+// The part's MD5 recorded in the journal is the one the server reports for
+// what it stored (the bundled server's extension), so the bytes are not
+// hashed a second time here; a server that reports none (the real API) gets
+// the MD5 of the file's bytes, read again once the part is acknowledged.
+// Either way a part that arrived damaged is caught by the whole file's MD5
+// at complete, and then found and sent again (see repair).
 func (r *run) sendPart(ctx context.Context, i int) error {
 	r.mu.Lock()
 	p := r.j.Parts[i]
 	r.mu.Unlock()
-	var h hash.Hash
 	body := api.PartBody{Size: p.Length, Number: i + 1, Replayable: true, Open: func() (io.Reader, error) {
-		h = md5.New()
-		return io.TeeReader(io.NewSectionReader(r.file, p.Offset, p.Length), h), nil
+		return io.NewSectionReader(r.file, p.Offset, p.Length), nil
 	}}
 	op := retry.Op{
 		Policy:   r.u.Opts.Retry,
@@ -46,9 +48,11 @@ func (r *run) sendPart(ctx context.Context, i int) error {
 		if err != nil {
 			return err
 		}
-		sum := hex.EncodeToString(h.Sum(nil))
-		if part.MD5 != "" && part.MD5 != sum {
-			return &corruptPartError{part: i + 1, sent: sum, got: part.MD5}
+		sum := part.MD5
+		if sum == "" {
+			if sum, err = partMD5(r.file, p.Offset, p.Length); err != nil {
+				return &localError{fmt.Errorf("read %s for the part's MD5: %w", r.path, err)}
+			}
 		}
 		return r.ack(i, part.ID, sum)
 	})
@@ -58,11 +62,17 @@ func (r *run) sendPart(ctx context.Context, i int) error {
 	return err
 }
 
+// localError is a failure on this machine (reading the file), never retried.
+type localError struct{ err error }
+
+func (e *localError) Error() string { return e.err.Error() }
+func (e *localError) Unwrap() error { return e.err }
+
 // verdict says whether a part's failure is worth another attempt.
 func verdict(ctx context.Context, err error) retry.Verdict {
-	var cp *corruptPartError
-	if errors.As(err, &cp) {
-		return retry.Verdict{Retry: true}
+	var le *localError
+	if errors.As(err, &le) {
+		return retry.Verdict{}
 	}
 	if api.Classify(ctx, err) != api.Transient {
 		return retry.Verdict{}

@@ -106,16 +106,6 @@ func (e *FailedError) Unwrap() error { return e.Err }
 
 var errStopped = errors.New("stopped")
 
-// corruptPartError is a part the server stored with other bytes than sent.
-type corruptPartError struct {
-	part      int
-	sent, got string
-}
-
-func (e *corruptPartError) Error() string {
-	return fmt.Sprintf("part %d arrived damaged (sent MD5 %s, the server stored %s)", e.part, e.sent, e.got)
-}
-
 // Uploader uploads files with one client.
 type Uploader struct {
 	Client *api.Client
@@ -267,6 +257,38 @@ func (r *run) send() (*Result, error) {
 		hashed <- hashResult{sum, err}
 	}()
 
+	err := r.sendMissing()
+	if err != nil {
+		close(stopHash)
+		<-hashed
+		r.saveJournal()
+		return nil, err
+	}
+	h := <-hashed
+	if h.err != nil {
+		return nil, h.err
+	}
+	if err := r.checkUnchanged(); err != nil {
+		return nil, err
+	}
+	up, err := r.complete(h.sum)
+	if ae, ok := api.ErrorOf(err); ok && ae.Code == "md5_mismatch" {
+		up, err = r.repair(h.sum, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.u.Opts.Journal != nil {
+		_ = r.u.Opts.Journal.Remove(r.fp.Key())
+	}
+	res := &Result{File: r.path, UploadID: up.ID, FileID: up.File.ID, Upload: api.RawJSON(up),
+		PartsSent: r.sentParts, BytesSent: r.sentBytes, Retries: r.retries}
+	r.emitLocked(Event{Type: EventCompleted, FileID: up.File.ID})
+	return res, nil
+}
+
+// sendMissing uploads, in parallel, every part without an id in the journal.
+func (r *run) sendMissing() error {
 	g, gctx := errgroup.WithContext(r.ctx)
 	g.SetLimit(r.u.Opts.Concurrency)
 	for i := range r.j.Parts {
@@ -285,34 +307,59 @@ func (r *run) send() (*Result, error) {
 	if err == nil {
 		err = r.ctx.Err()
 	}
-	if err != nil {
-		close(stopHash)
-		<-hashed
-		r.saveJournal()
-		return nil, err
-	}
-	h := <-hashed
-	if h.err != nil {
-		return nil, h.err
-	}
-	if err := r.checkUnchanged(); err != nil {
-		return nil, err
-	}
+	return err
+}
+
+// complete completes the session with the journal's parts in order.
+func (r *run) complete(sum string) (*api.Upload, error) {
 	ids := make([]string, len(r.j.Parts))
 	for i, p := range r.j.Parts {
 		ids[i] = p.ID
 	}
-	up, err := r.u.Client.Complete(r.ctx, r.j.UploadID, ids, h.sum)
+	return r.u.Client.Complete(r.ctx, r.j.UploadID, ids, sum)
+}
+
+// repair handles a complete refused because the parts' bytes do not add up
+// to the file's MD5: some part arrived damaged. It re-reads each part of the
+// file, compares it with the MD5 the server reported for what it stored (as
+// journaled), sends again the parts that differ, and completes once more. If
+// every part matches, the server's parts are what was sent and the refusal
+// stands.
+func (r *run) repair(sum string, refused error) (*api.Upload, error) {
+	var damaged []int
+	for i, p := range r.j.Parts {
+		got, err := partMD5(r.file, p.Offset, p.Length)
+		if err != nil {
+			return nil, fmt.Errorf("read %s to find the damaged part: %w", r.path, err)
+		}
+		if got != p.MD5 {
+			damaged = append(damaged, i)
+		}
+	}
+	if len(damaged) == 0 {
+		return nil, refused
+	}
+	r.mu.Lock()
+	for _, i := range damaged {
+		r.emit(Event{Type: EventWarning, Part: i + 1, Message: fmt.Sprintf(
+			"part %d arrived damaged (the server stored bytes with MD5 %s, the file has other bytes there); sending it again", i+1, r.j.Parts[i].MD5)})
+		r.j.Parts[i].ID, r.j.Parts[i].MD5 = "", ""
+		r.partsDone--
+		r.bytesDone -= r.j.Parts[i].Length
+	}
+	err := r.saveLocked()
+	r.mu.Unlock()
 	if err != nil {
+		return nil, fmt.Errorf("save the resume journal: %w", err)
+	}
+	if err := r.sendMissing(); err != nil {
+		r.saveJournal()
 		return nil, err
 	}
-	if r.u.Opts.Journal != nil {
-		_ = r.u.Opts.Journal.Remove(r.fp.Key())
+	if err := r.checkUnchanged(); err != nil {
+		return nil, err
 	}
-	res := &Result{File: r.path, UploadID: up.ID, FileID: up.File.ID, Upload: api.RawJSON(up),
-		PartsSent: r.sentParts, BytesSent: r.sentBytes, Retries: r.retries}
-	r.emitLocked(Event{Type: EventCompleted, FileID: up.File.ID})
-	return res, nil
+	return r.complete(sum)
 }
 
 // checkUnchanged refuses to complete if the file changed since the start.

@@ -5,9 +5,12 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -422,5 +425,119 @@ func TestPutWarnsWhenTheSessionWillExpireFirst(t *testing.T) {
 	ae, isAPI := api.ErrorOf(err)
 	if !errors.As(err, &fe) || fe.Kept || !isAPI || ae.Code != "upload_expired" {
 		t.Fatalf("Put = %v, want the expiry to end the upload without a journal", err)
+	}
+}
+
+// flipByte flips one byte of a request body at offset at.
+type flipByte struct {
+	io.ReadCloser
+	at, read int64
+}
+
+func (f *flipByte) Read(p []byte) (int, error) {
+	n, err := f.ReadCloser.Read(p)
+	if i := f.at - f.read; i >= 0 && i < int64(n) {
+		p[i] ^= 0xff
+	}
+	f.read += int64(n)
+	return n, err
+}
+
+// A part damaged on its way (the server stores, and reports the MD5 of,
+// other bytes than the file's) makes complete refuse the file's MD5; the
+// upload then finds that part by its MD5, sends it again, and completes with
+// the right bytes.
+func TestPutRepairsAPartDamagedInTransit(t *testing.T) {
+	s := servertest.Start(t, server.Config{})
+	var damaged sync.Once
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.Header.Get("X-Part-Number") == "3" {
+			damaged.Do(func() { r.Body = &flipByte{ReadCloser: r.Body, at: 5000} })
+		}
+		s.API.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	c, err := api.New(api.Config{BaseURL: hs.URL + "/v1", APIKey: "sk-test", HTTPClient: hs.Client(), MaxRetries: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path, data := writeFile(t, dir, 8<<16+100, 5) // 9 parts
+	ev := &events{}
+	res, err := (&upload.Uploader{Client: c, Opts: opts(t, ev, filepath.Join(dir, "journal"))}).Put(context.Background(), path)
+	if err != nil {
+		t.Fatalf("a part damaged once: %v", err)
+	}
+	if !bytes.Equal(content(t, s, res.FileID), data) {
+		t.Fatal("the uploaded file differs from the source")
+	}
+	if res.PartsSent != 10 {
+		t.Fatalf("sent %d parts, want the 9 and part 3 again", res.PartsSent)
+	}
+	if msg := ev.messages(); !strings.Contains(msg, "part 3 arrived damaged") || strings.Count(msg, "arrived damaged") != 1 {
+		t.Fatalf("warnings:\n%s", msg)
+	}
+}
+
+// withoutPartMD5 removes the md5 extension from part objects, as the real
+// API answers.
+type withoutPartMD5 struct {
+	http.ResponseWriter
+	buf bytes.Buffer
+}
+
+func (w *withoutPartMD5) Write(p []byte) (int, error) { return w.buf.Write(p) }
+
+// Against a server that does not report what it stored, the journal records
+// the MD5 of the file's own bytes for each acknowledged part.
+func TestPutJournalsItsOwnPartMD5sWhenTheServerGivesNone(t *testing.T) {
+	s := servertest.Start(t, server.Config{})
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/parts") {
+			s.API.ServeHTTP(w, r)
+			return
+		}
+		bw := &withoutPartMD5{ResponseWriter: w}
+		s.API.ServeHTTP(bw, r)
+		var obj map[string]any
+		if err := json.Unmarshal(bw.buf.Bytes(), &obj); err != nil {
+			t.Errorf("part answer: %v", err)
+		}
+		delete(obj, "md5")
+		_ = json.NewEncoder(w).Encode(obj)
+	}))
+	t.Cleanup(hs.Close)
+	c, err := api.New(api.Config{BaseURL: hs.URL + "/v1", APIKey: "sk-test", HTTPClient: hs.Client(), MaxRetries: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path, data := writeFile(t, dir, 1<<20, 6) // 16 parts
+	ev := &events{}
+	u := &upload.Uploader{Client: c, Opts: opts(t, ev, filepath.Join(dir, "j"))}
+	fe := interruptAfter(t, u, ev, path, 5)
+	j, err := (&journal.Store{Dir: filepath.Join(dir, "j")}).Load(filepath.Base(strings.TrimSuffix(fe.Journal, ".json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acked := 0
+	for i, p := range j.Parts {
+		if p.ID == "" {
+			continue
+		}
+		acked++
+		if want := md5hex(data[p.Offset : p.Offset+p.Length]); p.MD5 != want {
+			t.Errorf("part %d: journaled MD5 %q, want %s", i+1, p.MD5, want)
+		}
+	}
+	if acked < 5 {
+		t.Fatalf("%d parts journaled, want at least 5", acked)
+	}
+	res, err := u.Put(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(content(t, s, res.FileID), data) {
+		t.Fatal("resumed content differs")
 	}
 }
