@@ -5,9 +5,11 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -90,5 +92,28 @@ func TestDiskWriterFallsBackWhenDirectIsRefused(t *testing.T) {
 	onDisk, err := os.ReadFile(path)
 	if err != nil || !bytes.Equal(onDisk, data) {
 		t.Fatalf("file differs (%d bytes, %v)", len(onDisk), err)
+	}
+}
+
+// More parts in flight than md5-simd has lanes (16) each get their own MD5.
+func TestWriteDurableManyAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	const n = 24
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			data := randomBytes(ioChunk+ioChunk/2+i*997, uint64(100+i))
+			_, sum, err := writeDurable(filepath.Join(dir, "p", strconv.Itoa(i)), bytes.NewReader(data), 8*ioChunk)
+			want := md5.Sum(data)
+			if err == nil && sum != hex.EncodeToString(want[:]) {
+				err = fmt.Errorf("part %d: MD5 %s, want %x", i, sum, want)
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
