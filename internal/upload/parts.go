@@ -2,11 +2,12 @@ package upload
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/uploads-dev/uploads/internal/api"
 	"github.com/uploads-dev/uploads/internal/retry"
@@ -17,11 +18,13 @@ import (
 //
 // The part's MD5 recorded in the journal is the one the server reports for
 // what it stored (the bundled server's extension), so the bytes are not
-// hashed a second time here; a server that reports none (the real API) gets
-// the MD5 of the file's bytes, read again once the part is acknowledged.
-// Either way a part that arrived damaged is caught by the whole file's MD5
-// at complete, and then found and sent again (see repair).
-func (r *run) sendPart(ctx context.Context, i int) error {
+// hashed a second time here. A server that reports none (the real API) gets
+// the MD5 of the file's bytes, read again once the part is acknowledged: in
+// late, so that the worker starts its next part meanwhile; the part counts
+// as done when that hash is in the journal. Either way a part that arrived
+// damaged is caught by the whole file's MD5 at complete, and then found and
+// sent again (see repair).
+func (r *run) sendPart(ctx context.Context, i int, late *errgroup.Group) error {
 	r.mu.Lock()
 	p := r.j.Parts[i]
 	r.mu.Unlock()
@@ -48,13 +51,17 @@ func (r *run) sendPart(ctx context.Context, i int) error {
 		if err != nil {
 			return err
 		}
-		sum := part.MD5
-		if sum == "" {
-			if sum, err = partMD5(r.file, p.Offset, p.Length); err != nil {
-				return &localError{fmt.Errorf("read %s for the part's MD5: %w", r.path, err)}
-			}
+		if part.MD5 != "" {
+			return r.ack(i, part.ID, part.MD5)
 		}
-		return r.ack(i, part.ID, sum)
+		late.Go(func() error {
+			sum, err := partMD5(r.file, p.Offset, p.Length)
+			if err != nil {
+				return fmt.Errorf("read part %d of %s for its MD5: %w", i+1, r.path, err)
+			}
+			return r.ack(i, part.ID, sum)
+		})
+		return nil
 	})
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("part %d of %s (bytes %d-%d): %w", i+1, r.path, p.Offset, p.Offset+p.Length-1, err)
@@ -62,18 +69,8 @@ func (r *run) sendPart(ctx context.Context, i int) error {
 	return err
 }
 
-// localError is a failure on this machine (reading the file), never retried.
-type localError struct{ err error }
-
-func (e *localError) Error() string { return e.err.Error() }
-func (e *localError) Unwrap() error { return e.err }
-
 // verdict says whether a part's failure is worth another attempt.
 func verdict(ctx context.Context, err error) retry.Verdict {
-	var le *localError
-	if errors.As(err, &le) {
-		return retry.Verdict{}
-	}
 	if api.Classify(ctx, err) != api.Transient {
 		return retry.Verdict{}
 	}

@@ -291,6 +291,8 @@ func (r *run) send() (*Result, error) {
 func (r *run) sendMissing() error {
 	g, gctx := errgroup.WithContext(r.ctx)
 	g.SetLimit(r.u.Opts.Concurrency)
+	var late errgroup.Group // parts' own MD5s, where the server reports none
+	late.SetLimit(r.u.Opts.Concurrency)
 	for i := range r.j.Parts {
 		if gctx.Err() != nil {
 			break
@@ -301,9 +303,12 @@ func (r *run) sendMissing() error {
 		if done {
 			continue
 		}
-		g.Go(func() error { return r.sendPart(gctx, i) })
+		g.Go(func() error { return r.sendPart(gctx, i, &late) })
 	}
 	err := g.Wait()
+	if lerr := late.Wait(); err == nil {
+		err = lerr
+	}
 	if err == nil {
 		err = r.ctx.Err()
 	}
