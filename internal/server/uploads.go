@@ -1,13 +1,10 @@
 package server
 
 import (
-	"bufio"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
-	"mime/multipart"
 	"net/http"
 	"strconv"
 	"strings"
@@ -107,17 +104,6 @@ func (s *Server) handleParts(w http.ResponseWriter, r *http.Request) {
 // arrive, so that complete need not read them all again to check the MD5.
 const PartNumberHeader = "X-Part-Number"
 
-// multipartReader reads a multipart/form-data body through a 256 KiB buffer
-// (the standard reader's own is 4 KiB, which means a system call per 4 KiB of
-// a 64 MiB part).
-func multipartReader(r *http.Request) (*multipart.Reader, error) {
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		return nil, http.ErrNotMultipart
-	}
-	return multipart.NewReader(bufio.NewReaderSize(r.Body, 256<<10), params["boundary"]), nil
-}
-
 // multipartSlack is how much framing a part request may carry beyond the
 // part's bytes: boundaries and headers, generously.
 const multipartSlack = 64 << 10
@@ -147,42 +133,35 @@ func (s *Server) addPart(w http.ResponseWriter, r *http.Request) {
 		number = n
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.MaxPartSize+multipartSlack)
-	mr, err := multipartReader(r)
-	if err != nil {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		s.fail(w, r, badRequest("data", "invalid_multipart",
 			"Expected a multipart/form-data body with one file field named 'data' (Content-Type: %q).", r.Header.Get("Content-Type")))
 		return
 	}
-	for {
-		p, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			s.fail(w, r, missing("data"))
-			return
-		}
-		if err != nil {
-			s.fail(w, r, bodyError(err, tooLarge, "The multipart body is malformed or ended early"))
-			return
-		}
-		if p.FormName() != "data" {
-			// Other fields are not part of the API: skip them, bounded.
-			if _, err := io.CopyN(io.Discard, p, multipartSlack+1); err == nil {
-				s.fail(w, r, badRequest(p.FormName(), "invalid_multipart", "The multipart field %q is too large; the only field is 'data'.", p.FormName()))
-				return
-			}
-			continue
-		}
-		part, err := s.store.AddPart(org(r), id, p, s.MaxPartSize, s.MaxUploadSize, number)
-		if err != nil {
-			var be *store.BodyError
-			if errors.As(err, &be) {
-				err = bodyError(err, tooLarge, "The part's body ended early or could not be read; nothing was stored. Send the part again")
-			}
-			s.fail(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, toPart(part))
+	data, found, err := partData(r.Body, params["boundary"])
+	var big *fieldTooLargeError
+	switch {
+	case errors.As(err, &big):
+		s.fail(w, r, badRequest(big.name, "invalid_multipart", "The multipart field %q is too large; the only field is 'data'.", big.name))
+		return
+	case err != nil:
+		s.fail(w, r, bodyError(err, tooLarge, "The multipart body is malformed or ended early"))
+		return
+	case !found:
+		s.fail(w, r, missing("data"))
 		return
 	}
+	part, err := s.store.AddPart(org(r), id, data, s.MaxPartSize, s.MaxUploadSize, number)
+	if err != nil {
+		var be *store.BodyError
+		if errors.As(err, &be) {
+			err = bodyError(err, tooLarge, "The part's body ended early or could not be read; nothing was stored. Send the part again")
+		}
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toPart(part))
 }
 
 // bodyError explains a failure to read a request body: over the limit, or
