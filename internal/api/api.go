@@ -7,6 +7,7 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -116,11 +117,32 @@ func (c *Client) CreateUpload(ctx context.Context, n NewUpload) (*openai.Upload,
 // Complete finishes an upload with its parts in order and, when md5Hex is
 // not empty, the MD5 of the whole file.
 func (c *Client) Complete(ctx context.Context, uploadID string, partIDs []string, md5Hex string) (*openai.Upload, error) {
+	return c.CompleteChained(ctx, uploadID, partIDs, md5Hex, nil)
+}
+
+// MD5ChainHeader is the bundled server's extension that carries, with a
+// complete, the MD5 state after each listed part (see CompleteChained).
+const MD5ChainHeader = "X-MD5-Chain"
+
+// CompleteChained is Complete with chain, the file's MD5 state after each
+// listed part (crypto/md5's marshalled state), sent in the X-MD5-Chain
+// header: the bundled server then checks the MD5 of the parts all at once
+// instead of one after another. Only for servers that take the extension;
+// nil sends none.
+func (c *Client) CompleteChained(ctx context.Context, uploadID string, partIDs []string, md5Hex string, chain [][]byte) (*openai.Upload, error) {
 	p := openai.UploadCompleteParams{PartIDs: partIDs}
 	if md5Hex != "" {
 		p.Md5 = openai.String(md5Hex)
 	}
-	return c.sdk.Uploads.Complete(ctx, uploadID, p)
+	var opts []option.RequestOption
+	if len(chain) > 0 && md5Hex != "" {
+		enc := make([]string, len(chain))
+		for i, st := range chain {
+			enc[i] = base64.StdEncoding.EncodeToString(st)
+		}
+		opts = append(opts, option.WithHeader(MD5ChainHeader, strings.Join(enc, ",")))
+	}
+	return c.sdk.Uploads.Complete(ctx, uploadID, p, opts...)
 }
 
 // Cancel cancels a pending upload.

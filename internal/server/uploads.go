@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -103,6 +104,14 @@ func (s *Server) handleParts(w http.ResponseWriter, r *http.Request) {
 // file. It is optional; with it the server hashes the file as the parts
 // arrive, so that complete need not read them all again to check the MD5.
 const PartNumberHeader = "X-Part-Number"
+
+// MD5ChainHeader (an extension) goes with a complete that has an md5: for
+// each listed part, in order, the state of the file's MD5 after that part's
+// bytes (Go's crypto/md5 marshalled state, base64), comma-separated. The
+// server then checks the parts not yet hashed all at once, from those states,
+// instead of one after another; a chain that does not hold only means the
+// check is done in order. It is optional.
+const MD5ChainHeader = "X-MD5-Chain"
 
 // multipartSlack is how much framing a part request may carry beyond the
 // part's bytes: boundaries and headers, generously.
@@ -216,7 +225,18 @@ func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("md5", "invalid_value", "Invalid value for 'md5': %q is not an MD5 checksum (32 hexadecimal digits).", sum))
 		return
 	}
-	u, _, err := s.store.Complete(org(r), r.PathValue("id"), ids, sum)
+	var chain [][]byte
+	if v := r.Header.Get(MD5ChainHeader); v != "" && sum != "" {
+		for _, f := range strings.Split(v, ",") {
+			b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(f))
+			if err != nil {
+				s.fail(w, r, badRequest(MD5ChainHeader, "invalid_value", "Invalid value for the %s header: %q is not base64. It lists the MD5 state after each part, or is left out.", MD5ChainHeader, f))
+				return
+			}
+			chain = append(chain, b)
+		}
+	}
+	u, _, err := s.store.Complete(org(r), r.PathValue("id"), ids, sum, chain)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -1,11 +1,16 @@
 package store
 
 import (
+	"bytes"
 	"crypto/md5"
 	"encoding"
 	"encoding/hex"
 	"hash"
+	"runtime"
 	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // prehash computes an upload's whole-file MD5 while its parts arrive, for
@@ -23,6 +28,7 @@ type prehash struct {
 	seen    map[int]string // part number → part id, every part that claimed one
 	h       hash.Hash
 	chain   []string // ids hashed, in order
+	state   []byte   // h's state after the parts in chain (marshalled)
 	busy    bool
 	broken  bool
 }
@@ -88,7 +94,13 @@ func (s *Store) prehashRun(ph *prehash) {
 			ph.broken = true
 			break
 		}
+		state, err := ph.h.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			ph.broken = true
+			break
+		}
 		ph.chain = append(ph.chain, p.ID)
+		ph.state = state
 		ph.next++
 	}
 	ph.busy = false
@@ -127,9 +139,84 @@ func (s *Store) prehashed(uploadID string, listed []Part) (hash.Hash, int) {
 	return h, len(ph.chain)
 }
 
-// md5Of is the MD5 of the listed parts in order, continuing from the
-// prehash where it covers a prefix of them.
-func (s *Store) md5Of(uploadID string, parts []Part) (string, error) {
+// prehashedNow is prehashed without waiting: the state over the prefix of
+// listed hashed so far (nil and 0 for none), after which the prehash stops
+// (the parts left are checked another way; see verifyChain).
+func (s *Store) prehashedNow(uploadID string, listed []Part) ([]byte, int) {
+	ph := s.pre.get(uploadID, false)
+	if ph == nil {
+		return nil, 0
+	}
+	ph.mu.Lock()
+	defer ph.mu.Unlock()
+	state, done := ph.state, len(ph.chain)
+	broken := ph.broken
+	ph.broken = true // stop hashing: this upload is being completed
+	if broken || done == 0 || done > len(listed) {
+		return nil, 0
+	}
+	for i, id := range ph.chain {
+		if listed[i].ID != id {
+			return nil, 0
+		}
+	}
+	return state, done
+}
+
+// verifyChain checks a whole-file MD5 from the MD5 states the client says
+// the file's hash passes through at the end of each listed part (the
+// X-MD5-Chain extension): each part not yet hashed in order is hashed from
+// the state before it, all of them at once, and must end in the state after
+// it; the parts in order then add up to the last state, whose sum it
+// returns. The chain proves nothing by itself: each link is recomputed from
+// the stored bytes, so a wrong chain only means ok is false, and the caller
+// computes the MD5 in order instead.
+func (s *Store) verifyChain(uploadID string, parts []Part, chain [][]byte) (sum string, ok bool) {
+	if len(chain) != len(parts) || len(parts) == 0 {
+		return "", false
+	}
+	initial, _ := md5.New().(encoding.BinaryMarshaler).MarshalBinary()
+	start, done := s.prehashedNow(uploadID, parts)
+	if done > 0 && !bytes.Equal(start, chain[done-1]) {
+		return "", false
+	}
+	var bad atomic.Bool
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for k := done; k < len(parts); k++ {
+		from := initial
+		if k > 0 {
+			from = chain[k-1]
+		}
+		g.Go(func() error {
+			h := md5.New()
+			if bad.Load() || h.(encoding.BinaryUnmarshaler).UnmarshalBinary(from) != nil || hashFile(h, s.abs(parts[k].Path)) != nil {
+				bad.Store(true)
+				return nil
+			}
+			if got, err := h.(encoding.BinaryMarshaler).MarshalBinary(); err != nil || !bytes.Equal(got, chain[k]) {
+				bad.Store(true)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	h := md5.New()
+	if bad.Load() || h.(encoding.BinaryUnmarshaler).UnmarshalBinary(chain[len(chain)-1]) != nil {
+		return "", false
+	}
+	return hex.EncodeToString(h.Sum(nil)), true
+}
+
+// md5Of is the MD5 of the listed parts in order: from the client's chain of
+// states where it holds, else continuing from the prehash where it covers a
+// prefix of them.
+func (s *Store) md5Of(uploadID string, parts []Part, chain [][]byte) (string, error) {
+	if chain != nil {
+		if sum, ok := s.verifyChain(uploadID, parts, chain); ok {
+			return sum, nil
+		}
+	}
 	h, done := s.prehashed(uploadID, parts)
 	if h == nil {
 		h = md5.New()

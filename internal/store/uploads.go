@@ -238,9 +238,11 @@ func deleteParts(tx *bolt.Tx, parts []Part, keep map[string]bool) ([]string, err
 }
 
 // Complete turns a pending upload into a file made of the listed parts, in
-// order. md5Hex, when not empty, must match the MD5 of those bytes. Parts not
-// listed are discarded.
-func (s *Store) Complete(org, uploadID string, partIDs []string, md5Hex string) (Upload, File, error) {
+// order. md5Hex, when not empty, must match the MD5 of those bytes; chain,
+// when not nil, is the client's claim of the MD5 states after each listed
+// part, which lets the check run on all parts at once (see verifyChain).
+// Parts not listed are discarded.
+func (s *Store) Complete(org, uploadID string, partIDs []string, md5Hex string, chain [][]byte) (Upload, File, error) {
 	mu := s.lock(uploadID)
 	mu.Lock()
 	defer mu.Unlock()
@@ -261,7 +263,7 @@ func (s *Store) Complete(org, uploadID string, partIDs []string, md5Hex string) 
 		return Upload{}, File{}, err
 	}
 	if md5Hex != "" {
-		got, err := s.md5Of(uploadID, listed)
+		got, err := s.md5Of(uploadID, listed, chain)
 		if err != nil {
 			return Upload{}, File{}, err
 		}

@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"sort"
 	"sync"
 )
 
@@ -21,6 +22,10 @@ const hashChunk = 4 << 20
 type fileHasher struct {
 	h    hash.Hash
 	size int64
+	// ends are the parts' end offsets, in order; chain[i] is the state
+	// after part i, once hashed (nil for parts before a resumed state).
+	ends  []int64
+	chain [][]byte
 
 	mu     sync.Mutex
 	state  []byte // marshalled digest after offset bytes
@@ -29,8 +34,8 @@ type fileHasher struct {
 
 // newFileHasher starts from a saved state, or from zero when state is empty
 // or cannot be restored.
-func newFileHasher(size int64, state []byte, offset int64) *fileHasher {
-	fh := &fileHasher{h: md5.New(), size: size}
+func newFileHasher(size int64, state []byte, offset int64, ends []int64) *fileHasher {
+	fh := &fileHasher{h: md5.New(), size: size, ends: ends, chain: make([][]byte, len(ends))}
 	if len(state) > 0 && offset > 0 {
 		if err := fh.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err == nil {
 			fh.state, fh.offset = state, offset
@@ -53,6 +58,10 @@ func (fh *fileHasher) run(f *os.File, done <-chan struct{}) (string, error) {
 		default:
 		}
 		end := min(off+hashChunk, fh.size)
+		next := sort.Search(len(fh.ends), func(i int) bool { return fh.ends[i] > off })
+		if next < len(fh.ends) {
+			end = min(end, fh.ends[next]) // stop at the part's end, for the chain
+		}
 		n, err := io.CopyBuffer(fh.h, io.NewSectionReader(f, off, end-off), buf)
 		off += n
 		if err != nil {
@@ -67,9 +76,25 @@ func (fh *fileHasher) run(f *os.File, done <-chan struct{}) (string, error) {
 		}
 		fh.mu.Lock()
 		fh.state, fh.offset = state, off
+		if next < len(fh.ends) && off == fh.ends[next] {
+			fh.chain[next] = state
+		}
 		fh.mu.Unlock()
 	}
 	return hex.EncodeToString(fh.h.Sum(nil)), nil
+}
+
+// md5Chain returns the state after each part, or nil if one is missing (a
+// resume started from a saved state). Call it after run has returned.
+func (fh *fileHasher) md5Chain() [][]byte {
+	fh.mu.Lock()
+	defer fh.mu.Unlock()
+	for _, st := range fh.chain {
+		if st == nil {
+			return nil
+		}
+	}
+	return fh.chain
 }
 
 // snapshot returns the latest published state and its offset.

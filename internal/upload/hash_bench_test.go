@@ -36,7 +36,7 @@ func BenchmarkFileHasher(b *testing.B) {
 	f := benchFile(b, size)
 	b.SetBytes(size)
 	for b.Loop() {
-		if _, err := newFileHasher(size, nil, 0).run(f, nil); err != nil {
+		if _, err := newFileHasher(size, nil, 0, nil).run(f, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

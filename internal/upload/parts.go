@@ -52,6 +52,7 @@ func (r *run) sendPart(ctx context.Context, i int, late *errgroup.Group) error {
 			return err
 		}
 		if part.MD5 != "" {
+			r.serverMD5.Store(true)
 			return r.ack(i, part.ID, part.MD5)
 		}
 		late.Go(func() error {

@@ -132,6 +132,7 @@ type run struct {
 	retries   int
 	warned    bool
 	acks      atomic.Int64
+	serverMD5 atomic.Bool // the server reported the MD5 of a part it stored
 }
 
 // Put uploads one file.
@@ -245,7 +246,11 @@ func (r *run) send() (*Result, error) {
 	if r.u.Opts.Verify {
 		state, offset = nil, 0
 	}
-	r.hasher = newFileHasher(r.fp.Size, state, offset)
+	ends := make([]int64, len(r.j.Parts))
+	for i, p := range r.j.Parts {
+		ends[i] = p.Offset + p.Length
+	}
+	r.hasher = newFileHasher(r.fp.Size, state, offset, ends)
 	stopHash := make(chan struct{})
 	type hashResult struct {
 		sum string
@@ -315,13 +320,20 @@ func (r *run) sendMissing() error {
 	return err
 }
 
-// complete completes the session with the journal's parts in order.
+// complete completes the session with the journal's parts in order. To a
+// server that reported what it stored for the parts (the bundled server), it
+// also sends the file's MD5 state after each part, so that the server can
+// check the MD5 of the parts all at once (the X-MD5-Chain extension).
 func (r *run) complete(sum string) (*api.Upload, error) {
 	ids := make([]string, len(r.j.Parts))
 	for i, p := range r.j.Parts {
 		ids[i] = p.ID
 	}
-	return r.u.Client.Complete(r.ctx, r.j.UploadID, ids, sum)
+	var chain [][]byte
+	if r.serverMD5.Load() {
+		chain = r.hasher.md5Chain()
+	}
+	return r.u.Client.CompleteChained(r.ctx, r.j.UploadID, ids, sum, chain)
 }
 
 // repair handles a complete refused because the parts' bytes do not add up

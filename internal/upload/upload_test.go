@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"encoding"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -539,5 +541,42 @@ func TestPutJournalsItsOwnPartMD5sWhenTheServerGivesNone(t *testing.T) {
 	}
 	if !bytes.Equal(content(t, s, res.FileID), data) {
 		t.Fatal("resumed content differs")
+	}
+}
+
+// With the bundled server, complete carries the file's MD5 state after each
+// part (X-MD5-Chain), and the server takes it.
+func TestPutSendsTheMD5ChainToTheBundledServer(t *testing.T) {
+	s := servertest.Start(t, server.Config{})
+	var chain string
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/complete") {
+			chain = r.Header.Get(server.MD5ChainHeader)
+		}
+		s.API.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	c, err := api.New(api.Config{BaseURL: hs.URL + "/v1", APIKey: "sk-test", HTTPClient: hs.Client(), MaxRetries: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path, data := writeFile(t, dir, 5<<16+777, 8) // 6 parts
+	res, err := (&upload.Uploader{Client: c, Opts: opts(t, &events{}, filepath.Join(dir, "j"))}).Put(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(content(t, s, res.FileID), data) {
+		t.Fatal("content differs")
+	}
+	links := strings.Split(chain, ",")
+	if len(links) != 6 {
+		t.Fatalf("X-MD5-Chain has %d entries, want 6: %q", len(links), chain)
+	}
+	h := md5.New()
+	h.Write(data)
+	want, _ := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if got, err := base64.StdEncoding.DecodeString(links[5]); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("the last link is not the whole file's MD5 state: %v", err)
 	}
 }
