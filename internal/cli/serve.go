@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -152,7 +154,19 @@ func (o *ServeOptions) serverOptions() (server.Options, error) {
 	return so, nil
 }
 
+// oneMoreP gives the server one P more than it has cores (unless GOMAXPROCS
+// is set): the in-order MD5 of an upload and the check at complete are
+// long-running goroutines that must keep pace with the goroutines receiving
+// parts, whose many short system calls keep their Ps; with one P per core
+// they wait their turn behind them. Measured in docs/benchmarks.md.
+var oneMoreP sync.Once
+
 func runServe(ctx context.Context, o *ServeOptions) error {
+	oneMoreP.Do(func() {
+		if os.Getenv("GOMAXPROCS") == "" {
+			runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
+		}
+	})
 	so, err := o.serverOptions()
 	if err != nil {
 		return err
