@@ -452,17 +452,12 @@ func (f *flipByte) Read(p []byte) (int, error) {
 func TestPutRepairsAPartDamagedInTransit(t *testing.T) {
 	s := servertest.Start(t, server.Config{})
 	var damaged sync.Once
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := proxied(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.Header.Get("X-Part-Number") == "3" {
 			damaged.Do(func() { r.Body = &flipByte{ReadCloser: r.Body, at: 5000} })
 		}
 		s.API.ServeHTTP(w, r)
-	}))
-	t.Cleanup(hs.Close)
-	c, err := api.New(api.Config{BaseURL: hs.URL + "/v1", APIKey: "sk-test", HTTPClient: hs.Client(), MaxRetries: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	dir := t.TempDir()
 	path, data := writeFile(t, dir, 8<<16+100, 5) // 9 parts
 	ev := &events{}
@@ -494,7 +489,7 @@ func (w *withoutPartMD5) Write(p []byte) (int, error) { return w.buf.Write(p) }
 // the MD5 of the file's own bytes for each acknowledged part.
 func TestPutJournalsItsOwnPartMD5sWhenTheServerGivesNone(t *testing.T) {
 	s := servertest.Start(t, server.Config{})
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := proxied(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/parts") {
 			s.API.ServeHTTP(w, r)
 			return
@@ -507,12 +502,7 @@ func TestPutJournalsItsOwnPartMD5sWhenTheServerGivesNone(t *testing.T) {
 		}
 		delete(obj, "md5")
 		_ = json.NewEncoder(w).Encode(obj)
-	}))
-	t.Cleanup(hs.Close)
-	c, err := api.New(api.Config{BaseURL: hs.URL + "/v1", APIKey: "sk-test", HTTPClient: hs.Client(), MaxRetries: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	dir := t.TempDir()
 	path, data := writeFile(t, dir, 1<<20, 6) // 16 parts
 	ev := &events{}
@@ -549,17 +539,12 @@ func TestPutJournalsItsOwnPartMD5sWhenTheServerGivesNone(t *testing.T) {
 func TestPutSendsTheMD5ChainToTheBundledServer(t *testing.T) {
 	s := servertest.Start(t, server.Config{})
 	var chain string
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := proxied(t, func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/complete") {
 			chain = r.Header.Get(server.MD5ChainHeader)
 		}
 		s.API.ServeHTTP(w, r)
-	}))
-	t.Cleanup(hs.Close)
-	c, err := api.New(api.Config{BaseURL: hs.URL + "/v1", APIKey: "sk-test", HTTPClient: hs.Client(), MaxRetries: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	dir := t.TempDir()
 	path, data := writeFile(t, dir, 5<<16+777, 8) // 6 parts
 	res, err := (&upload.Uploader{Client: c, Opts: opts(t, &events{}, filepath.Join(dir, "j"))}).Put(context.Background(), path)
@@ -579,4 +564,17 @@ func TestPutSendsTheMD5ChainToTheBundledServer(t *testing.T) {
 	if got, err := base64.StdEncoding.DecodeString(links[5]); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("the last link is not the whole file's MD5 state: %v", err)
 	}
+}
+
+// proxied is a client of the API through handler, an HTTP server of the
+// test's in front of the bundled server (to damage or inspect requests).
+func proxied(t *testing.T, handler http.HandlerFunc) *api.Client {
+	t.Helper()
+	hs := httptest.NewServer(handler)
+	t.Cleanup(hs.Close)
+	c, err := api.New(api.Config{BaseURL: hs.URL + "/v1", APIKey: "sk-test", HTTPClient: hs.Client(), MaxRetries: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
