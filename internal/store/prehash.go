@@ -94,7 +94,7 @@ func (s *Store) prehashRun(ph *prehash) {
 			ph.broken = true
 			break
 		}
-		state, err := ph.h.(encoding.BinaryMarshaler).MarshalBinary()
+		state, err := marshalMD5(ph.h)
 		if err != nil {
 			ph.broken = true
 			break
@@ -107,10 +107,24 @@ func (s *Store) prehashRun(ph *prehash) {
 	ph.idle.Broadcast()
 }
 
-// prehashed returns a copy of the MD5 state over the longest prefix of
-// listed that the prehash has already hashed, and that prefix's length; 0
-// when there is none to use.
-func (s *Store) prehashed(uploadID string, listed []Part) (hash.Hash, int) {
+// prefix returns the MD5 state over the longest prefix of listed that ph
+// has hashed, and that prefix's length; nil and 0 when there is none to use.
+// ph.mu must be held.
+func (ph *prehash) prefix(listed []Part) ([]byte, int) {
+	if ph.broken || len(ph.chain) == 0 || len(ph.chain) > len(listed) {
+		return nil, 0
+	}
+	for i, id := range ph.chain {
+		if listed[i].ID != id {
+			return nil, 0
+		}
+	}
+	return ph.state, len(ph.chain)
+}
+
+// prehashed is the prehash's prefix of listed (see prefix), once it has
+// hashed the parts that are already here.
+func (s *Store) prehashed(uploadID string, listed []Part) ([]byte, int) {
 	ph := s.pre.get(uploadID, false)
 	if ph == nil {
 		return nil, 0
@@ -120,28 +134,12 @@ func (s *Store) prehashed(uploadID string, listed []Part) (hash.Hash, int) {
 	for ph.busy {
 		ph.idle.Wait() // it is hashing parts that are already here: let it finish
 	}
-	if ph.broken || len(ph.chain) == 0 || len(ph.chain) > len(listed) {
-		return nil, 0
-	}
-	for i, id := range ph.chain {
-		if listed[i].ID != id {
-			return nil, 0
-		}
-	}
-	state, err := ph.h.(encoding.BinaryMarshaler).MarshalBinary()
-	if err != nil {
-		return nil, 0
-	}
-	h := md5.New()
-	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
-		return nil, 0
-	}
-	return h, len(ph.chain)
+	return ph.prefix(listed)
 }
 
-// prehashedNow is prehashed without waiting: the state over the prefix of
-// listed hashed so far (nil and 0 for none), after which the prehash stops
-// (the parts left are checked another way; see verifyChain).
+// prehashedNow is the prehash's prefix of listed as it stands, without
+// waiting; the prehash then stops (the parts left are checked another way:
+// see verifyChain).
 func (s *Store) prehashedNow(uploadID string, listed []Part) ([]byte, int) {
 	ph := s.pre.get(uploadID, false)
 	if ph == nil {
@@ -149,37 +147,32 @@ func (s *Store) prehashedNow(uploadID string, listed []Part) ([]byte, int) {
 	}
 	ph.mu.Lock()
 	defer ph.mu.Unlock()
-	state, done := ph.state, len(ph.chain)
-	broken := ph.broken
-	ph.broken = true // stop hashing: this upload is being completed
-	if broken || done == 0 || done > len(listed) {
-		return nil, 0
-	}
-	for i, id := range ph.chain {
-		if listed[i].ID != id {
-			return nil, 0
-		}
-	}
+	state, done := ph.prefix(listed)
+	ph.broken = true // this upload is being completed
 	return state, done
+}
+
+// marshalMD5 is h's state; resumeMD5 is an MD5 that goes on from state.
+func marshalMD5(h hash.Hash) ([]byte, error) { return h.(encoding.BinaryMarshaler).MarshalBinary() }
+
+func resumeMD5(state []byte) (hash.Hash, error) {
+	h := md5.New()
+	return h, h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state)
 }
 
 // verifyChain checks a whole-file MD5 from the MD5 states the client says
 // the file's hash passes through at the end of each listed part (the
-// X-MD5-Chain extension): each part not yet hashed in order is hashed from
-// the state before it, all of them at once, and must end in the state after
-// it; the parts in order then add up to the last state, whose sum it
-// returns. The chain proves nothing by itself: each link is recomputed from
-// the stored bytes, so a wrong chain only means ok is false, and the caller
-// computes the MD5 in order instead.
-func (s *Store) verifyChain(uploadID string, parts []Part, chain [][]byte) (sum string, ok bool) {
-	if len(chain) != len(parts) || len(parts) == 0 {
+// X-MD5-Chain extension), given the state after the first done parts: each
+// later part is hashed from the state before it, all of them at once, and
+// must end in the state after it; the parts in order then add up to the last
+// state, whose sum it returns. The chain proves nothing by itself: each link
+// is recomputed from the stored bytes, so a wrong chain only means ok is
+// false, and the caller computes the MD5 in order instead.
+func (s *Store) verifyChain(parts []Part, chain [][]byte, start []byte, done int) (sum string, ok bool) {
+	if len(chain) != len(parts) || len(parts) == 0 || (done > 0 && !bytes.Equal(start, chain[done-1])) {
 		return "", false
 	}
-	initial, _ := md5.New().(encoding.BinaryMarshaler).MarshalBinary()
-	start, done := s.prehashedNow(uploadID, parts)
-	if done > 0 && !bytes.Equal(start, chain[done-1]) {
-		return "", false
-	}
+	initial, _ := marshalMD5(md5.New())
 	var bad atomic.Bool
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
@@ -189,37 +182,52 @@ func (s *Store) verifyChain(uploadID string, parts []Part, chain [][]byte) (sum 
 			from = chain[k-1]
 		}
 		g.Go(func() error {
-			h := md5.New()
-			if bad.Load() || h.(encoding.BinaryUnmarshaler).UnmarshalBinary(from) != nil || hashFile(h, s.abs(parts[k].Path)) != nil {
-				bad.Store(true)
+			if bad.Load() {
 				return nil
 			}
-			if got, err := h.(encoding.BinaryMarshaler).MarshalBinary(); err != nil || !bytes.Equal(got, chain[k]) {
+			h, err := resumeMD5(from)
+			if err == nil {
+				err = hashFile(h, s.abs(parts[k].Path))
+			}
+			var got []byte
+			if err == nil {
+				got, err = marshalMD5(h)
+			}
+			if err != nil || !bytes.Equal(got, chain[k]) {
 				bad.Store(true)
 			}
 			return nil
 		})
 	}
 	_ = g.Wait()
-	h := md5.New()
-	if bad.Load() || h.(encoding.BinaryUnmarshaler).UnmarshalBinary(chain[len(chain)-1]) != nil {
+	last, err := resumeMD5(chain[len(chain)-1])
+	if bad.Load() || err != nil {
 		return "", false
 	}
-	return hex.EncodeToString(h.Sum(nil)), true
+	return hex.EncodeToString(last.Sum(nil)), true
 }
 
-// md5Of is the MD5 of the listed parts in order: from the client's chain of
-// states where it holds, else continuing from the prehash where it covers a
-// prefix of them.
+// md5Of is the MD5 of the listed parts in order: it goes on from the state
+// over the prefix the prehash has covered, then checks the rest from the
+// client's chain of states where one is given and holds, else hashes the
+// rest in order.
 func (s *Store) md5Of(uploadID string, parts []Part, chain [][]byte) (string, error) {
+	var start []byte
+	var done int
 	if chain != nil {
-		if sum, ok := s.verifyChain(uploadID, parts, chain); ok {
+		start, done = s.prehashedNow(uploadID, parts)
+		if sum, ok := s.verifyChain(parts, chain, start, done); ok {
 			return sum, nil
 		}
+	} else {
+		start, done = s.prehashed(uploadID, parts)
 	}
-	h, done := s.prehashed(uploadID, parts)
-	if h == nil {
-		h = md5.New()
+	h := md5.New()
+	if done > 0 {
+		var err error
+		if h, err = resumeMD5(start); err != nil {
+			return "", err
+		}
 	}
 	for _, p := range parts[done:] {
 		if err := hashFile(h, s.abs(p.Path)); err != nil {

@@ -148,18 +148,22 @@ func TestVerifyChain(t *testing.T) {
 		}
 		p := addParts(t, s, u, chunks, numbers)
 		chain := chainOf(t, chunks...)
-		if got, ok := s.verifyChain(u.ID, p, chain); !ok || got != sum(chunks...) {
+		verify := func(chain [][]byte) (string, bool) {
+			start, done := s.prehashedNow(u.ID, p)
+			return s.verifyChain(p, chain, start, done)
+		}
+		if got, ok := verify(chain); !ok || got != sum(chunks...) {
 			t.Fatalf("numbered %v: true chain: %q, %v", numbered, got, ok)
 		}
 		bad := chainOf(t, chunks[0], []byte("not the bytes stored"), chunks[2])
-		if _, ok := s.verifyChain(u.ID, p, bad); ok {
+		if _, ok := verify(bad); ok {
 			t.Fatalf("numbered %v: a chain with a wrong link was accepted", numbered)
 		}
-		if _, ok := s.verifyChain(u.ID, p, chain[:2]); ok {
+		if _, ok := verify(chain[:2]); ok {
 			t.Fatalf("numbered %v: a chain of the wrong length was accepted", numbered)
 		}
 		garbage := [][]byte{[]byte("x"), chain[1], chain[2]}
-		if _, ok := s.verifyChain(u.ID, p, garbage); ok {
+		if _, ok := verify(garbage); ok {
 			t.Fatalf("numbered %v: a chain with an unreadable state was accepted", numbered)
 		}
 	}
