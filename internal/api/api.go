@@ -120,9 +120,10 @@ func (c *Client) Complete(ctx context.Context, uploadID string, partIDs []string
 	return c.CompleteChained(ctx, uploadID, partIDs, md5Hex, nil)
 }
 
-// MD5ChainHeader is the bundled server's extension that carries, with a
-// complete, the MD5 state after each listed part (see CompleteChained).
-const MD5ChainHeader = "X-MD5-Chain"
+// md5ChainHeader is the bundled server's extension that carries, with a
+// complete, the MD5 state after each listed part (see CompleteChained; the
+// server's side is server.MD5ChainHeader).
+const md5ChainHeader = "X-MD5-Chain"
 
 // CompleteChained is Complete with chain, the file's MD5 state after each
 // listed part (crypto/md5's marshalled state), sent in the X-MD5-Chain
@@ -140,7 +141,7 @@ func (c *Client) CompleteChained(ctx context.Context, uploadID string, partIDs [
 		for i, st := range chain {
 			enc[i] = base64.StdEncoding.EncodeToString(st)
 		}
-		opts = append(opts, option.WithHeader(MD5ChainHeader, strings.Join(enc, ",")))
+		opts = append(opts, option.WithHeader(md5ChainHeader, strings.Join(enc, ",")))
 	}
 	return c.sdk.Uploads.Complete(ctx, uploadID, p, opts...)
 }

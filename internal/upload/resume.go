@@ -125,14 +125,23 @@ func (r *run) checkServerParts(j *journal.Journal) error {
 // verify re-reads each acknowledged part and forgets those whose bytes no
 // longer match their journaled MD5.
 func (r *run) verify(j *journal.Journal) {
+	for _, i := range r.mismatched(j) {
+		r.emitLocked(Event{Type: EventWarning, Part: i + 1, Message: fmt.Sprintf("--verify: part %d no longer matches its journaled MD5; sending it again", i+1)})
+		j.Parts[i].ID, j.Parts[i].MD5 = "", ""
+	}
+}
+
+// mismatched re-reads each acknowledged part of j and returns the indexes of
+// those whose bytes (or whose reading) do not match their journaled MD5.
+func (r *run) mismatched(j *journal.Journal) []int {
+	var out []int
 	for i, p := range j.Parts {
 		if p.ID == "" {
 			continue
 		}
-		sum, err := partMD5(r.file, p.Offset, p.Length)
-		if err != nil || sum != p.MD5 {
-			r.emitLocked(Event{Type: EventWarning, Part: i + 1, Message: fmt.Sprintf("--verify: part %d no longer matches its journaled MD5; sending it again", i+1)})
-			j.Parts[i].ID, j.Parts[i].MD5 = "", ""
+		if sum, err := partMD5(r.file, p.Offset, p.Length); err != nil || sum != p.MD5 {
+			out = append(out, i)
 		}
 	}
+	return out
 }

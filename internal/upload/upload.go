@@ -339,20 +339,11 @@ func (r *run) complete(sum string) (*api.Upload, error) {
 // repair handles a complete refused because the parts' bytes do not add up
 // to the file's MD5: some part arrived damaged. It re-reads each part of the
 // file, compares it with the MD5 the server reported for what it stored (as
-// journaled), sends again the parts that differ, and completes once more. If
-// every part matches, the server's parts are what was sent and the refusal
-// stands.
+// journaled), sends again the parts that differ (or cannot be read: sending
+// them will say why), and completes once more. If every part matches, the
+// server's parts are what was sent and the refusal stands.
 func (r *run) repair(sum string, refused error) (*api.Upload, error) {
-	var damaged []int
-	for i, p := range r.j.Parts {
-		got, err := partMD5(r.file, p.Offset, p.Length)
-		if err != nil {
-			return nil, fmt.Errorf("read %s to find the damaged part: %w", r.path, err)
-		}
-		if got != p.MD5 {
-			damaged = append(damaged, i)
-		}
-	}
+	damaged := r.mismatched(r.j)
 	if len(damaged) == 0 {
 		return nil, refused
 	}
