@@ -1,19 +1,21 @@
 // Package api is the client side of the Uploads and Files API: a thin wrapper
 // around the official OpenAI Go SDK (openai-go/v3) that adds what the SDK
 // lacks for large uploads — parts streamed from disk with an exact
-// Content-Length and never held in memory, the server's part listing, and a
-// classification of errors into what a caller can do about them.
+// Content-Length and never held in memory, a search of the files an upload
+// may have made, and a classification of errors into what a caller can do
+// about them. It sends only what the real API defines; the two extension
+// reads of the bundled server (GetUpload, ListParts) serve single commands.
 package api
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -117,33 +119,11 @@ func (c *Client) CreateUpload(ctx context.Context, n NewUpload) (*openai.Upload,
 // Complete finishes an upload with its parts in order and, when md5Hex is
 // not empty, the MD5 of the whole file.
 func (c *Client) Complete(ctx context.Context, uploadID string, partIDs []string, md5Hex string) (*openai.Upload, error) {
-	return c.CompleteChained(ctx, uploadID, partIDs, md5Hex, nil)
-}
-
-// md5ChainHeader is the bundled server's extension that carries, with a
-// complete, the MD5 state after each listed part (see CompleteChained; the
-// server's side is server.MD5ChainHeader).
-const md5ChainHeader = "X-MD5-Chain"
-
-// CompleteChained is Complete with chain, the file's MD5 state after each
-// listed part (crypto/md5's marshalled state), sent in the X-MD5-Chain
-// header: the bundled server then checks the MD5 of the parts all at once
-// instead of one after another. Only for servers that take the extension;
-// nil sends none.
-func (c *Client) CompleteChained(ctx context.Context, uploadID string, partIDs []string, md5Hex string, chain [][]byte) (*openai.Upload, error) {
 	p := openai.UploadCompleteParams{PartIDs: partIDs}
 	if md5Hex != "" {
 		p.Md5 = openai.String(md5Hex)
 	}
-	var opts []option.RequestOption
-	if len(chain) > 0 && md5Hex != "" {
-		enc := make([]string, len(chain))
-		for i, st := range chain {
-			enc[i] = base64.StdEncoding.EncodeToString(st)
-		}
-		opts = append(opts, option.WithHeader(md5ChainHeader, strings.Join(enc, ",")))
-	}
-	return c.sdk.Uploads.Complete(ctx, uploadID, p, opts...)
+	return c.sdk.Uploads.Complete(ctx, uploadID, p)
 }
 
 // Cancel cancels a pending upload.
@@ -152,7 +132,8 @@ func (c *Client) Cancel(ctx context.Context, uploadID string) (*openai.Upload, e
 }
 
 // GetUpload reads an upload (an extension of the bundled server; the real
-// service answers 404).
+// service answers 404). Only 'uploads cancel' uses it, to say how an upload
+// it could not cancel ended; put never does.
 func (c *Client) GetUpload(ctx context.Context, uploadID string) (*openai.Upload, error) {
 	var u openai.Upload
 	if err := c.sdk.Get(ctx, "uploads/"+url.PathEscape(uploadID), nil, &u); err != nil {
@@ -173,7 +154,7 @@ type Part struct {
 }
 
 // ListParts lists the parts an upload has accepted so far (an extension of
-// the bundled server).
+// the bundled server, for 'uploads parts list'; put never uses it).
 func (c *Client) ListParts(ctx context.Context, uploadID string) ([]Part, error) {
 	var list struct {
 		Data []Part `json:"data"`
@@ -203,6 +184,33 @@ func (c *Client) ListFiles(ctx context.Context, purpose string, limit int) ([]op
 		}
 	}
 	return out, iter.Err()
+}
+
+// FindFiles returns the files of purpose named filename with size bytes
+// that were created at or after since (Unix seconds, the server's clock),
+// oldest first. It is how a client finds the file an upload made when the
+// answer to complete was lost: the API has no way to read an upload.
+func (c *Client) FindFiles(ctx context.Context, purpose, filename string, size, since int64) ([]openai.FileObject, error) {
+	p := openai.FileListParams{Order: openai.FileListParamsOrderDesc}
+	if purpose != "" {
+		p.Purpose = openai.String(purpose)
+	}
+	var out []openai.FileObject
+	iter := c.sdk.Files.ListAutoPaging(ctx, p)
+	for iter.Next() {
+		f := iter.Current()
+		if f.CreatedAt < since {
+			break // newest first: the rest are older still
+		}
+		if f.Filename == filename && f.Bytes == size {
+			out = append(out, f)
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return nil, err
+	}
+	slices.Reverse(out)
+	return out, nil
 }
 
 // GetFile reads a file object.

@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/openai/openai-go/v3"
@@ -20,11 +19,7 @@ import (
 // opened again for a retry, a pipe cannot (Replayable false).
 type PartBody struct {
 	// Size is the part's length, or -1 when unknown (sent chunked).
-	Size int64
-	// Number, when positive, is the part's 1-based place in the file, sent
-	// in the X-Part-Number header: the bundled server then checks the MD5 at
-	// complete without reading the whole file again. Other servers ignore it.
-	Number     int
+	Size       int64
 	Open       func() (io.Reader, error)
 	Replayable bool
 }
@@ -96,16 +91,11 @@ func (c *Client) AddPart(ctx context.Context, uploadID string, body PartBody) (*
 		return next(req)
 	}
 	var raw json.RawMessage
-	opts := []option.RequestOption{
+	_, err = c.sdk.Uploads.Parts.New(ctx, uploadID, openai.UploadPartNewParams{Data: strings.NewReader("")},
 		option.WithRequestBody(frame.contentType, reader),
 		option.WithMiddleware(setLength),
 		option.WithMaxRetries(0),
-		option.WithResponseBodyInto(&raw),
-	}
-	if body.Number > 0 {
-		opts = append(opts, option.WithHeader("X-Part-Number", strconv.Itoa(body.Number)))
-	}
-	_, err = c.sdk.Uploads.Parts.New(ctx, uploadID, openai.UploadPartNewParams{Data: strings.NewReader("")}, opts...)
+		option.WithResponseBodyInto(&raw))
 	if err != nil {
 		return nil, err
 	}

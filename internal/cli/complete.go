@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -140,22 +142,73 @@ func completeRun(o *CompleteOptions) error {
 	if err != nil {
 		return err
 	}
+	started := time.Now()
 	u, err := c.Complete(o.Ctx, o.UploadID, ids, sum)
-	if err != nil {
-		return completeHint(err, o, len(ids))
+	if err == nil {
+		return printObject(o.IO.Out, cfg, api.RawJSON(u), func() string { return u.File.ID })
 	}
-	return printObject(o.IO.Out, cfg, api.RawJSON(u), func() string { return u.File.ID })
+	if raw, fileID, ok := o.findCompleted(c, err, started); ok {
+		return printObject(o.IO.Out, cfg, raw, func() string { return fileID })
+	}
+	return completeHint(err, o, len(ids))
+}
+
+// lostAnswerWindow is how far before this command's start a file found
+// after a lost answer may have been created: it allows for the server's
+// clock running behind ours.
+const lostAnswerWindow = 5 * time.Minute
+
+// findCompleted looks for the file of an upload whose complete failed in a
+// way that may hide a success: the answer was lost (the SDK's retry then
+// hears that the upload is no longer pending), or never came. The API
+// cannot read an upload, so the file is found in the files list by the
+// name and size of --md5-of's file, created since this command started.
+// It prints a warning and reports the file when there is one.
+func (o *CompleteOptions) findCompleted(c *api.Client, err error, started time.Time) (json.RawMessage, string, bool) {
+	code := apiCode(err)
+	if o.MD5Of == "" || o.MD5Of == "-" || o.Ctx.Err() != nil ||
+		(code != "upload_not_pending" && api.Classify(o.Ctx, err) != api.Transient) {
+		return nil, "", false
+	}
+	st, serr := os.Stat(o.MD5Of)
+	if serr != nil {
+		return nil, "", false
+	}
+	name := filepath.Base(o.MD5Of)
+	files, ferr := c.FindFiles(o.Ctx, "", name, st.Size(), started.Add(-lostAnswerWindow).Unix())
+	if ferr != nil || len(files) != 1 {
+		return nil, "", false
+	}
+	f := files[0]
+	fmt.Fprintf(o.IO.Err, "uploads: warning: the answer to complete %s was lost (%s); the server made file %s (%s, %d bytes), which is the result\n",
+		o.UploadID, shortError(err), f.ID, name, f.Bytes)
+	raw, _ := json.Marshal(map[string]any{"id": o.UploadID, "object": "upload", "status": "completed",
+		"filename": f.Filename, "bytes": f.Bytes, "purpose": f.Purpose, "file": api.RawJSON(&f)})
+	return raw, f.ID, true
+}
+
+// shortError is an error's API message, or its text.
+func shortError(err error) string {
+	if ae, ok := api.ErrorOf(err); ok && ae.Message != "" {
+		return ae.Message
+	}
+	return err.Error()
 }
 
 // completeHint adds a next step to the refusals that have one.
 func completeHint(err error, o *CompleteOptions, n int) error {
+	if api.Classify(o.Ctx, err) == api.Transient {
+		return withHint(err, "the server may have completed the upload and its answer been lost: run the command again with --md5-of FILE to find the file it made (or look in 'uploads files list', newest first)")
+	}
 	switch apiCode(err) {
 	case "bytes_mismatch":
 		return withHint(err, "the %d listed parts must add up to the bytes declared at create; 'uploads parts list %s' shows each part's size (bundled server)", n, o.UploadID)
 	case "md5_mismatch":
 		return withHint(err, "the listed parts, in this order, do not have that MD5: check the order of the part ids and that the MD5 is of the same file")
-	case "upload_not_pending", "upload_expired":
-		return withHint(err, "a completed, cancelled or expired upload cannot be completed; create a new upload and send its parts again")
+	case "upload_not_pending":
+		return withHint(err, "if an earlier attempt's answer was lost, the upload is completed: its file is in 'uploads files list' (newest first; --md5-of FILE finds it by name and size); if it was cancelled, create a new upload and send the parts again")
+	case "upload_expired":
+		return withHint(err, "an expired upload cannot be completed; create a new upload and send its parts again (uploads put does both)")
 	}
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -76,8 +77,8 @@ part size (parts stream from disk; they are never held in memory).
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.Purpose, "purpose", "", "purpose of the files (required), e.g. video, batch, assistants")
-	fl.String("part-size", "", "bytes per part, at most 64MiB (env UPLOADS_PART_SIZE; default 64MiB)")
-	fl.Int("concurrency", 0, "parts in flight per file (env UPLOADS_CONCURRENCY; default 4)")
+	fl.String("part-size", "", "bytes per part, at most 64MiB (env UPLOADS_PART_SIZE; default: chosen per file so that every connection gets the same number of parts of at most 64MiB and at least 5MiB)")
+	fl.Int("concurrency", 0, "parts in flight per file (env UPLOADS_CONCURRENCY; default 8)")
 	fl.Int("retries", 0, "retries of a part after transient failures, counted since the last progress (env UPLOADS_RETRIES; default 8)")
 	fl.String("journal-dir", "", "where resume journals live (env UPLOADS_JOURNAL_DIR; default $XDG_STATE_HOME/uploads)")
 	fl.StringVar(&o.MimeType, "mime-type", "", "MIME type to declare (default: from the extension, else the content)")
@@ -130,6 +131,9 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 	if err := opts.Check(); err != nil {
 		return usagef(fmt.Errorf("%w (part size from --part-size, UPLOADS_PART_SIZE or the config file: %s)", err, units.FormatSize(int64(cfg.PartSize))))
 	}
+	if cfg.PartSize == 0 && cmd.Flags().Changed("part-size") {
+		return usagef(errors.New("--part-size 0: give a size from 1 byte to 64MiB, or leave it out to have one chosen per file"))
+	}
 	json := f.JSON || (cmd.Flags().Changed("format") && cfg.Format == "json")
 	up := &upload.Uploader{Client: client, Opts: opts}
 
@@ -178,12 +182,18 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 
 // explainPutFailure adds what happened to the session and how to go on.
 func explainPutFailure(ctx context.Context, f *Factory, err error) error {
+	if journal.IsLocked(err) {
+		return withHint(err, "wait for it to finish, or stop it (Ctrl-C keeps its journal) and run this command again to resume")
+	}
 	var fe *upload.FailedError
 	if !errors.As(err, &fe) {
 		return err
 	}
 	interrupted := api.Classify(ctx, err) == api.Canceled
+	var ce *upload.ChangedError
 	switch {
+	case errors.As(err, &ce):
+		return withHint(err, "upload %s was cancelled; run the command again, once the file is no longer being written, to upload it as it is then", fe.UploadID)
 	case fe.Kept && interrupted:
 		return withHint(fmt.Errorf("interrupted: %d of %d parts of %s are on the server (upload %s; journal %s)",
 			fe.PartsDone, fe.Parts, fe.File, fe.UploadID, fe.Journal), "resume with: %s", resumeCommand(f.Args))
@@ -196,20 +206,52 @@ func explainPutFailure(ctx context.Context, f *Factory, err error) error {
 	return err
 }
 
+// secretFlags take a value that must never be printed: a resume command
+// leaves them out (and says where the secret comes from instead).
+var secretFlags = []string{"--api-key"}
+
 // resumeCommand is the command line that was run, quoted for a shell, less
-// --restart.
+// --restart and less every secret flag with its value. When a secret flag
+// was left out it says to keep the same secret in the environment.
 func resumeCommand(args []string) string {
 	q := []string{"uploads"}
-	for _, a := range args {
+	secret := false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			q = append(q, args[i:]...)
+			break
+		}
 		if a == "--restart" || strings.HasPrefix(a, "--restart=") {
 			continue // resuming must not start over
 		}
-		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`!*?[]{}()<>|&;#~") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		if isSecretFlag(a) {
+			secret = true
+			if !strings.Contains(a, "=") && i+1 < len(args) {
+				i++ // the value is the next argument
+			}
+			continue
 		}
-		q = append(q, a)
+		q = append(q, shellQuote(a))
 	}
-	return strings.Join(q, " ")
+	cmd := strings.Join(q, " ")
+	if secret {
+		cmd += " (with the same API key in OPENAI_API_KEY or the config file; --api-key was left out so that it is not printed)"
+	}
+	return cmd
+}
+
+// isSecretFlag reports whether arg is a secret flag, alone or as flag=value.
+func isSecretFlag(arg string) bool {
+	name, _, _ := strings.Cut(arg, "=")
+	return slices.Contains(secretFlags, name)
+}
+
+func shellQuote(a string) string {
+	if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`!*?[]{}()<>|&;#~") {
+		return "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return a
 }
 
 // uploadCommands are put and journal.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,9 +18,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uploads-dev/uploads/internal/faults"
 	"github.com/uploads-dev/uploads/internal/server"
 	"github.com/uploads-dev/uploads/internal/servertest"
 )
+
+// latency is a servertest wrapper that delays every request by d.
+func latency(d time.Duration) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler { return faults.Latency(d, h) }
+}
 
 var (
 	buildOnce sync.Once
@@ -163,7 +170,23 @@ func TestPutResumesAfterSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the binary")
 	}
-	s := servertest.Start(t, server.Config{Latency: 20 * time.Millisecond})
+	bothModes(t, testPutResumesAfterSIGKILL)
+}
+
+// bothModes runs f against the bundled server's default mode and its strict
+// mode (the real service's surface).
+func bothModes(t *testing.T, f func(t *testing.T, strict bool)) {
+	for _, strict := range []bool{false, true} {
+		name := "default"
+		if strict {
+			name = "strict"
+		}
+		t.Run(name, func(t *testing.T) { f(t, strict) })
+	}
+}
+
+func testPutResumesAfterSIGKILL(t *testing.T, strict bool) {
+	s := servertest.Start(t, server.Config{Strict: strict}, latency(20*time.Millisecond))
 	path, data := sampleFile(t, 24<<20)
 	env := []string{"XDG_STATE_HOME=" + t.TempDir()}
 	args := []string{path, "--purpose", "video", "--part-size", "512KiB", "--concurrency", "4"}
@@ -210,11 +233,18 @@ func TestPutInterruptedExits130(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	s := servertest.Start(t, server.Config{Latency: 20 * time.Millisecond})
+	bothModes(t, testPutInterruptedExits130)
+}
+
+// The API key given with --api-key: never printed, never journaled.
+const secretKey = "sk-test"
+
+func testPutInterruptedExits130(t *testing.T, strict bool) {
+	s := servertest.Start(t, server.Config{Strict: strict}, latency(20*time.Millisecond))
 	path, data := sampleFile(t, 16<<20)
 	state := t.TempDir()
 	env := []string{"XDG_STATE_HOME=" + state}
-	args := []string{path, "--purpose", "video", "--part-size", "512KiB", "--concurrency", "2"}
+	args := []string{path, "--purpose", "video", "--part-size", "512KiB", "--concurrency", "2", "--api-key", secretKey}
 
 	var once sync.Once
 	var signaled time.Time
@@ -231,8 +261,12 @@ func TestPutInterruptedExits130(t *testing.T) {
 		t.Fatalf("took %v to stop after Ctrl-C", took)
 	}
 	stderr := first.raw.String()
-	if !strings.Contains(stderr, "uploads: error: interrupted:") || !strings.Contains(stderr, "uploads: hint: resume with: uploads put --progress json "+path+" --purpose video") {
+	if !strings.Contains(stderr, "uploads: error: interrupted:") ||
+		!strings.Contains(stderr, "uploads: hint: resume with: uploads put --progress json "+path+" --purpose video --part-size 512KiB --concurrency 2 (with the same API key in OPENAI_API_KEY") {
 		t.Fatalf("stderr does not say how to resume:\n%s", stderr[max(0, len(stderr)-1500):])
+	}
+	if strings.Contains(stderr, secretKey) {
+		t.Fatalf("the API key is printed:\n%s", stderr[max(0, len(stderr)-1500):])
 	}
 	if first.stdout.Len() != 0 {
 		t.Fatalf("stdout after an interrupt: %q", first.stdout.String())
@@ -240,6 +274,9 @@ func TestPutInterruptedExits130(t *testing.T) {
 	journals, _ := filepath.Glob(filepath.Join(state, "uploads", "*.json"))
 	if len(journals) != 1 {
 		t.Fatalf("journals after Ctrl-C: %v", journals)
+	}
+	if b, err := os.ReadFile(journals[0]); err != nil || bytes.Contains(b, []byte(secretKey)) {
+		t.Fatalf("the journal holds the API key (or cannot be read: %v)", err)
 	}
 	second := startPut(t, s, env, nil, args...)
 	if code := second.wait(t); code != 0 || !second.events[0].Resumed {

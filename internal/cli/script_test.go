@@ -7,6 +7,7 @@ import (
 	"flag"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -80,9 +81,13 @@ func slot(ts *testscript.TestScript) *serverSlot { return ts.Value(serverKey{}).
 // is sk-test (unless --api-key keys are configured). Flags:
 //
 //	serve [--data-dir DIR] [--api-key KEY[=ORG]]... [--upload-ttl D]
-//	      [--max-part-size S] [--max-upload-size S] [--fault-rate R]
-//	      [--fault-kinds K] [--fault-seed N] [--latency D] [--throttle S]
+//	      [--max-part-size S] [--max-upload-size S] [--strict] [--fault-rate R]
+//	      [--fault-kinds K] [--fault-on E] [--fault-seed N] [--latency D]
+//	      [--throttle S]
 //	      [--same-port]  (listen where the previous server did: the same base URL)
+//
+// The flags mean what `uploads serve`'s do; the faults, latency and throttle
+// are composed around the API's handler as server.Run composes them.
 //
 // The server stops at the end of the script or with serve-stop; a later
 // serve with the same --data-dir finds the same state.
@@ -104,6 +109,8 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 	fs.Var(&throttle, "throttle", "")
 	rate := fs.Float64("fault-rate", 0, "")
 	kinds := fs.String("fault-kinds", "500,503,429,drop", "")
+	on := fs.String("fault-on", "parts", "")
+	strict := fs.Bool("strict", false, "")
 	seed := fs.Uint64("fault-seed", 1, "")
 	latency := fs.Duration("latency", 0, "")
 	samePort := fs.Bool("same-port", false, "")
@@ -118,7 +125,7 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	st, err := store.Open(dir, store.Options{})
 	ts.Check(err)
-	cfg := server.Config{Store: st, UploadTTL: *ttl, MaxPartSize: int64(maxPart), MaxUploadSize: int64(maxUpload), Latency: *latency}
+	cfg := server.Config{Store: st, UploadTTL: *ttl, MaxPartSize: int64(maxPart), MaxUploadSize: int64(maxUpload), Strict: *strict}
 	if len(keys) > 0 {
 		cfg.Keys = map[string]string{}
 		for _, k := range keys {
@@ -129,14 +136,20 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 			cfg.Keys[key] = org
 		}
 	}
+	var h http.Handler = server.New(cfg)
 	if *rate > 0 {
 		k, err := faults.ParseKinds(*kinds)
 		ts.Check(err)
-		inj, err := faults.New(faults.Config{Rate: *rate, Kinds: k, Seed: *seed, RetryAfter: 50 * time.Millisecond})
+		e, err := faults.ParseEndpoints(*on)
 		ts.Check(err)
-		cfg.Faults = inj
+		inj, err := faults.New(faults.Config{Rate: *rate, Kinds: k, Endpoints: e, Seed: *seed, RetryAfter: 50 * time.Millisecond})
+		ts.Check(err)
+		h = inj.Wrap(h)
 	}
-	hs := httptest.NewUnstartedServer(server.New(cfg))
+	if *latency > 0 {
+		h = faults.Latency(*latency, h)
+	}
+	hs := httptest.NewUnstartedServer(h)
 	addr := "127.0.0.1:0"
 	if *samePort && slot(ts).addr != "" {
 		addr = slot(ts).addr // the same base URL, so that put resumes

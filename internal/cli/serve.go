@@ -6,9 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,8 +28,10 @@ type ServeOptions struct {
 	AllowMIME     []string
 	Quiet         bool
 	LogFormat     string
+	Strict        bool
 	FaultRate     float64
 	FaultKinds    string
+	FaultOn       string
 	FaultSeed     uint64
 	Latency       time.Duration
 	Throttle      units.Size
@@ -59,12 +59,20 @@ func NewServeCmd(stdio IO, runF func(context.Context, *ServeOptions) error) *cob
 kept durably in --data-dir, so that uploads, the official SDKs and your own
 pipelines can be run and tested without the real service.
 
+By default the server adds two extensions to the real service's API:
+GET /v1/uploads/{id} and GET /v1/uploads/{id}/parts (used by
+"uploads parts list" and to resume), and each part's bytes and md5 in part
+objects. --strict leaves them out, to test a client against exactly what the
+real service documents.
+
 The base URL (http://ADDR/v1) is printed on stdout once the server listens;
 the request log goes to stderr. SIGINT or SIGTERM stops it gracefully.`,
 		Example: `  uploads serve
   uploads serve --addr 127.0.0.1:0 --data-dir /tmp/uploads-data
+  uploads serve --strict
   uploads serve --api-key sk-test=org-a --api-key sk-other=org-b
-  uploads serve --fault-rate 0.3 --fault-seed 7 --throttle 40MiB`,
+  uploads serve --fault-rate 0.3 --fault-seed 7 --throttle 40MiB
+  uploads serve --fault-rate 0.2 --fault-kinds lost --fault-on parts,complete`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -83,8 +91,10 @@ the request log goes to stderr. SIGINT or SIGTERM stops it gracefully.`,
 	f.StringArrayVar(&o.AllowMIME, "allow-mime", nil, "also accept these MIME types for a purpose, adding the purpose if new (PURPOSE=TYPE[,TYPE...]; repeatable)")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "do not write the request log")
 	f.StringVar(&o.LogFormat, "log-format", "text", "request log format: text or json")
-	f.Float64Var(&o.FaultRate, "fault-rate", 0, "fail this fraction (0..1) of part requests on purpose")
-	f.StringVar(&o.FaultKinds, "fault-kinds", "500,503,429,drop", "kinds of injected fault: any of 500, 503, 429, drop")
+	f.BoolVar(&o.Strict, "strict", false, "offer only the real service's documented API: no GET /v1/uploads/{id} or GET /v1/uploads/{id}/parts, no bytes or md5 in part objects")
+	f.Float64Var(&o.FaultRate, "fault-rate", 0, "fail this fraction (0..1) of the requests to the --fault-on endpoints on purpose")
+	f.StringVar(&o.FaultKinds, "fault-kinds", "500,503,429,drop", "kinds of injected fault: any of 500, 503, 429, drop, lost (handled, then the answer is never sent)")
+	f.StringVar(&o.FaultOn, "fault-on", "parts", "endpoints the faults apply to: any of create, parts, complete, cancel")
 	f.Uint64Var(&o.FaultSeed, "fault-seed", 1, "seed for the fault decisions, for reproducible runs")
 	f.DurationVar(&o.Latency, "latency", 0, "delay added to every request (e.g. 50ms)")
 	f.Var(&o.Throttle, "throttle", "cap each connection's upload rate, in bytes per second (e.g. 40MiB)")
@@ -111,6 +121,7 @@ func (o *ServeOptions) serverOptions() (server.Options, error) {
 		return so, usagef(fmt.Errorf("--latency %v must not be negative", o.Latency))
 	}
 	so.UploadTTL, so.MaxPartSize, so.MaxUploadSize, so.Latency = o.UploadTTL, int64(o.MaxPartSize), int64(o.MaxUploadSize), o.Latency
+	so.Strict = o.Strict
 	so.Purposes = server.DefaultPurposes()
 	for _, spec := range o.AllowMIME {
 		if err := so.Purposes.Allow(spec); err != nil {
@@ -130,16 +141,13 @@ func (o *ServeOptions) serverOptions() (server.Options, error) {
 			so.Keys[key] = orgName
 		}
 	}
-	if o.FaultRate != 0 {
-		kinds, err := faults.ParseKinds(o.FaultKinds)
-		if err != nil {
-			return so, usagef(fmt.Errorf("--fault-kinds: %w", err))
-		}
-		inj, err := faults.New(faults.Config{Rate: o.FaultRate, Kinds: kinds, Seed: o.FaultSeed})
-		if err != nil {
-			return so, usagef(fmt.Errorf("--fault-rate: %w", err))
-		}
-		so.Faults = inj
+	kinds, err := faults.ParseKinds(o.FaultKinds)
+	if err != nil {
+		return so, usagef(fmt.Errorf("--fault-kinds: %w", err))
+	}
+	on, err := faults.ParseEndpoints(o.FaultOn)
+	if err != nil {
+		return so, usagef(fmt.Errorf("--fault-on: %w", err))
 	}
 	switch {
 	case o.Quiet:
@@ -151,22 +159,17 @@ func (o *ServeOptions) serverOptions() (server.Options, error) {
 	default:
 		return so, usagef(fmt.Errorf("--log-format %q: expected text or json", o.LogFormat))
 	}
+	if o.FaultRate != 0 {
+		inj, err := faults.New(faults.Config{Rate: o.FaultRate, Kinds: kinds, Endpoints: on, Seed: o.FaultSeed, Logger: so.Logger})
+		if err != nil {
+			return so, usagef(fmt.Errorf("--fault-rate: %w", err))
+		}
+		so.Faults = inj
+	}
 	return so, nil
 }
 
-// oneMoreP gives the server one P more than it has cores (unless GOMAXPROCS
-// is set): the in-order MD5 of an upload and the check at complete are
-// long-running goroutines that must keep pace with the goroutines receiving
-// parts, whose many short system calls keep their Ps; with one P per core
-// they wait their turn behind them. Measured in docs/benchmarks.md.
-var oneMoreP sync.Once
-
 func runServe(ctx context.Context, o *ServeOptions) error {
-	oneMoreP.Do(func() {
-		if os.Getenv("GOMAXPROCS") == "" {
-			runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
-		}
-	})
 	so, err := o.serverOptions()
 	if err != nil {
 		return err

@@ -51,8 +51,8 @@ var Settings = []Setting{
 	{"timeout", "timeout", "UPLOADS_TIMEOUT", "10m"},
 	{"format", "format", "UPLOADS_FORMAT", "json"},
 	{"retries", "retries", "UPLOADS_RETRIES", 8},
-	{"concurrency", "concurrency", "UPLOADS_CONCURRENCY", 4},
-	{"part_size", "part-size", "UPLOADS_PART_SIZE", "64MiB"},
+	{"concurrency", "concurrency", "UPLOADS_CONCURRENCY", 8},
+	{"part_size", "part-size", "UPLOADS_PART_SIZE", 0}, // 0: chosen per file
 	{"journal_dir", "journal-dir", "UPLOADS_JOURNAL_DIR", ""},
 }
 

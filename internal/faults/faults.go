@@ -1,15 +1,19 @@
 // Package faults makes a server misbehave on purpose, for tests and
-// benchmarks: it fails a chosen fraction of requests with 500, 503, 429 (with
-// Retry-After) or a connection dropped mid-body, adds latency, and caps the
-// rate at which each connection can send bytes to the server.
+// benchmarks: it fails a chosen fraction of requests to chosen endpoints with
+// 500, 503, 429 (with Retry-After), a connection dropped mid-body, or an
+// answer lost after the server acted; it adds latency, and caps the rate at
+// which each connection can send bytes to the server.
 //
-// Everything here is off unless asked for, and reproducible with a seed.
+// Each piece is a wrapper around an http.Handler (or a net.Listener), for
+// whoever assembles a server to compose: the API's handler knows nothing of
+// them. Everything here is off unless asked for, and reproducible with a seed.
 package faults
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -29,11 +33,22 @@ const (
 	Status500 Kind = "500"
 	Status503 Kind = "503"
 	Status429 Kind = "429"
-	Drop      Kind = "drop" // read part of the body, then cut the connection
+	// Drop reads part of the body, then cuts the connection: the server
+	// does nothing with the request.
+	Drop Kind = "drop"
+	// Lost lets the server handle the request fully (a part is stored, an
+	// upload completed) and then cuts the connection instead of answering:
+	// the answer is lost on the way back.
+	Lost Kind = "lost"
 )
 
-// AllKinds is the default mix.
-var AllKinds = []Kind{Status500, Status503, Status429, Drop}
+// kindNames lists every kind, for messages.
+const kindNames = "500, 503, 429, drop and lost"
+
+// DefaultKinds is the mix used when Config.Kinds is empty. Lost is not in
+// it: a client retrying a lost create or complete has to cope with what the
+// server already did, which a test asks for on purpose.
+var DefaultKinds = []Kind{Status500, Status503, Status429, Drop}
 
 // ParseKinds reads a comma-separated list such as "500,429,drop".
 func ParseKinds(s string) ([]Kind, error) {
@@ -41,32 +56,95 @@ func ParseKinds(s string) ([]Kind, error) {
 	for _, f := range strings.Split(s, ",") {
 		k := Kind(strings.TrimSpace(f))
 		switch k {
-		case Status500, Status503, Status429, Drop:
+		case Status500, Status503, Status429, Drop, Lost:
 			kinds = append(kinds, k)
 		case "":
 		default:
-			return nil, fmt.Errorf("unknown fault kind %q: expected a comma-separated list of 500, 503, 429 and drop", k)
+			return nil, fmt.Errorf("unknown fault kind %q: expected a comma-separated list of %s", k, kindNames)
 		}
 	}
 	if len(kinds) == 0 {
-		return nil, fmt.Errorf("no fault kinds in %q: expected a comma-separated list of 500, 503, 429 and drop", s)
+		return nil, fmt.Errorf("no fault kinds in %q: expected a comma-separated list of %s", s, kindNames)
 	}
 	return kinds, nil
+}
+
+// Endpoint is a call of the Uploads API that faults can apply to.
+type Endpoint string
+
+// The endpoints.
+const (
+	Create   Endpoint = "create"   // POST /v1/uploads
+	Parts    Endpoint = "parts"    // POST /v1/uploads/{id}/parts
+	Complete Endpoint = "complete" // POST /v1/uploads/{id}/complete
+	Cancel   Endpoint = "cancel"   // POST /v1/uploads/{id}/cancel
+)
+
+// endpointNames lists every endpoint, for messages.
+const endpointNames = "create, parts, complete and cancel"
+
+// DefaultEndpoints is where faults apply when Config.Endpoints is empty:
+// only part uploads, so that a test's setup and checks do not flake.
+var DefaultEndpoints = []Endpoint{Parts}
+
+// ParseEndpoints reads a comma-separated list such as "parts,complete".
+func ParseEndpoints(s string) ([]Endpoint, error) {
+	var eps []Endpoint
+	for _, f := range strings.Split(s, ",") {
+		e := Endpoint(strings.TrimSpace(f))
+		switch e {
+		case Create, Parts, Complete, Cancel:
+			eps = append(eps, e)
+		case "":
+		default:
+			return nil, fmt.Errorf("unknown endpoint %q: expected a comma-separated list of %s", e, endpointNames)
+		}
+	}
+	if len(eps) == 0 {
+		return nil, fmt.Errorf("no endpoints in %q: expected a comma-separated list of %s", s, endpointNames)
+	}
+	return eps, nil
+}
+
+// endpointOf names the call a request makes, if it is one faults can apply
+// to: a POST to …/uploads, or to …/uploads/{id}/parts, /complete or /cancel.
+func endpointOf(r *http.Request) (Endpoint, bool) {
+	if r.Method != http.MethodPost {
+		return "", false
+	}
+	seg := strings.Split(r.URL.Path, "/")
+	n := len(seg)
+	switch {
+	case n >= 1 && seg[n-1] == "uploads":
+		return Create, true
+	case n >= 3 && seg[n-3] == "uploads" && seg[n-2] != "":
+		switch e := Endpoint(seg[n-1]); e {
+		case Parts, Complete, Cancel:
+			return e, true
+		}
+	}
+	return "", false
 }
 
 // Config chooses the faults.
 type Config struct {
 	Rate  float64 // fraction of matching requests to fail, 0..1
-	Kinds []Kind  // empty means AllKinds
-	Seed  uint64  // the same seed gives the same sequence of decisions
+	Kinds []Kind  // empty means DefaultKinds
+	// Endpoints are the calls that may fail; empty means DefaultEndpoints.
+	// Every other request goes through untouched.
+	Endpoints []Endpoint
+	Seed      uint64 // the same seed gives the same sequence of decisions
 	// RetryAfter is what a 429 asks the client to wait (Retry-After in
 	// whole seconds, rounded up, and Retry-After-Ms exactly).
 	RetryAfter time.Duration
+	// Logger, when not nil, gets one line per injected fault.
+	Logger *slog.Logger
 }
 
 // Injector decides, request by request, whether and how to fail.
 type Injector struct {
 	cfg      Config
+	on       map[Endpoint]bool
 	mu       sync.Mutex
 	rng      *rand.Rand
 	injected atomic.Int64
@@ -78,12 +156,31 @@ func New(cfg Config) (*Injector, error) {
 		return nil, fmt.Errorf("fault rate %v is out of range: expected a fraction from 0 to 1, such as 0.3", cfg.Rate)
 	}
 	if len(cfg.Kinds) == 0 {
-		cfg.Kinds = AllKinds
+		cfg.Kinds = DefaultKinds
+	}
+	if len(cfg.Endpoints) == 0 {
+		cfg.Endpoints = DefaultEndpoints
+	}
+	on := map[Endpoint]bool{}
+	for _, e := range cfg.Endpoints {
+		switch e {
+		case Create, Parts, Complete, Cancel:
+			on[e] = true
+		default:
+			return nil, fmt.Errorf("unknown endpoint %q: expected %s", e, endpointNames)
+		}
+	}
+	for _, k := range cfg.Kinds {
+		switch k {
+		case Status500, Status503, Status429, Drop, Lost:
+		default:
+			return nil, fmt.Errorf("unknown fault kind %q: expected %s", k, kindNames)
+		}
 	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = 200 * time.Millisecond
 	}
-	return &Injector{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))}, nil
+	return &Injector{cfg: cfg, on: on, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))}, nil
 }
 
 // Injected counts the faults injected so far.
@@ -100,11 +197,12 @@ func (in *Injector) decide() (Kind, float64) {
 	return in.cfg.Kinds[in.rng.IntN(len(in.cfg.Kinds))], in.rng.Float64() * 0.9
 }
 
-// Wrap fails the requests for which applies returns true, at the configured
+// Wrap fails the requests to the configured endpoints at the configured
 // rate; the others go to next untouched.
-func (in *Injector) Wrap(next http.Handler, applies func(*http.Request) bool) http.Handler {
+func (in *Injector) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !applies(r) {
+		e, ok := endpointOf(r)
+		if !ok || !in.on[e] {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -114,11 +212,26 @@ func (in *Injector) Wrap(next http.Handler, applies func(*http.Request) bool) ht
 			return
 		}
 		in.injected.Add(1)
+		if in.cfg.Logger != nil {
+			in.cfg.Logger.LogAttrs(r.Context(), slog.LevelInfo, "injected fault", slog.String("kind", string(kind)),
+				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("remote", r.RemoteAddr))
+		}
 		switch kind {
 		case Drop:
 			n := int64(float64(max(r.ContentLength, 0)) * frac)
 			_, _ = io.CopyN(io.Discard, r.Body, n)
 			// Abort: the server closes the connection without an answer.
+			panic(http.ErrAbortHandler)
+		case Lost:
+			// The server acts on the request, answering into a writer
+			// nobody reads; then the connection is closed with nothing
+			// sent. net/http writes a response only when the handler
+			// returns, so the client sees the connection end before any
+			// byte of an answer.
+			next.ServeHTTP(&discardWriter{h: http.Header{}}, r)
+			// Read (a bounded amount of) what the handler left, so that
+			// the close is a clean end of stream rather than a reset.
+			_, _ = io.CopyN(io.Discard, r.Body, 1<<20)
 			panic(http.ErrAbortHandler)
 		case Status429:
 			ms := in.cfg.RetryAfter.Milliseconds()
@@ -132,6 +245,13 @@ func (in *Injector) Wrap(next http.Handler, applies func(*http.Request) bool) ht
 		}
 	})
 }
+
+// discardWriter is the ResponseWriter of a request whose answer is lost.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}
 
 func writeFault(w http.ResponseWriter, status int, code, typ, msg string) {
 	w.Header().Set("Content-Type", "application/json")

@@ -3,9 +3,13 @@ package faults
 import (
 	"bytes"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -69,21 +73,133 @@ func TestLatencyDelaysRequests(t *testing.T) {
 	}
 }
 
-func TestWrapLeavesOtherRequestsAlone(t *testing.T) {
+func TestParseEndpoints(t *testing.T) {
+	e, err := ParseEndpoints(" parts, complete ,create,cancel")
+	if err != nil || len(e) != 4 || e[0] != Parts || e[1] != Complete || e[2] != Create || e[3] != Cancel {
+		t.Fatalf("ParseEndpoints = %v, %v", e, err)
+	}
+	for _, bad := range []string{"", ",", "files", "parts,upload"} {
+		_, err := ParseEndpoints(bad)
+		if err == nil || !strings.Contains(err.Error(), "create, parts, complete and cancel") {
+			t.Errorf("ParseEndpoints(%q) = %v, want an error naming the valid endpoints", bad, err)
+		}
+	}
+	if _, err := New(Config{Endpoints: []Endpoint{"files"}}); err == nil {
+		t.Error("New accepted an unknown endpoint")
+	}
+	if _, err := New(Config{Kinds: []Kind{"teapot"}}); err == nil {
+		t.Error("New accepted an unknown kind")
+	}
+	if k, err := ParseKinds("lost"); err != nil || len(k) != 1 || k[0] != Lost {
+		t.Errorf("ParseKinds(lost) = %v, %v", k, err)
+	}
+	if slices.Contains(DefaultKinds, Lost) {
+		t.Error("lost is in the default mix; it must be asked for")
+	}
+}
+
+func TestEndpointOf(t *testing.T) {
+	for _, c := range []struct {
+		method, path string
+		want         Endpoint
+	}{
+		{"POST", "/v1/uploads", Create},
+		{"POST", "/v1/uploads/upload_1/parts", Parts},
+		{"POST", "/v1/uploads/upload_1/complete", Complete},
+		{"POST", "/v1/uploads/upload_1/cancel", Cancel},
+		{"GET", "/v1/uploads/upload_1/parts", ""},
+		{"GET", "/v1/uploads/upload_1", ""},
+		{"POST", "/v1/files", ""},
+		{"POST", "/v1/uploads/upload_1", ""},
+		{"POST", "/v1/uploads//parts", ""},
+		{"DELETE", "/v1/files/file-1", ""},
+	} {
+		got, ok := endpointOf(httptest.NewRequest(c.method, c.path, nil))
+		if got != c.want || ok != (c.want != "") {
+			t.Errorf("%s %s: endpoint %q (%v), want %q", c.method, c.path, got, ok, c.want)
+		}
+	}
+}
+
+func TestWrapAppliesToTheConfiguredEndpoints(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	status := func(h http.Handler, method, path string) int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+		return rec.Code
+	}
 	inj, err := New(Config{Rate: 1, Kinds: []Kind{Status503}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
-	h := inj.Wrap(ok, func(r *http.Request) bool { return r.Method == http.MethodPost })
+	h := inj.Wrap(ok)
+	// The default: part uploads only.
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/v1/uploads/u/parts", 204},
+		{"POST", "/v1/uploads", 204},
+		{"POST", "/v1/uploads/u/complete", 204},
+		{"POST", "/v1/uploads/u/parts", 503},
+	} {
+		if got := status(h, c.method, c.path); got != c.want {
+			t.Errorf("default endpoints: %s %s = %d, want %d", c.method, c.path, got, c.want)
+		}
+	}
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
-	if rec.Code != 204 {
-		t.Fatalf("GET = %d, want it untouched", rec.Code)
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/uploads/u/parts", nil))
+	if !bytes.Contains(rec.Body.Bytes(), []byte(`"error":{`)) {
+		t.Fatalf("the fault is not a JSON error: %s", rec.Body)
 	}
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("POST", "/", nil))
-	if rec.Code != 503 || !bytes.Contains(rec.Body.Bytes(), []byte(`"error":{`)) {
-		t.Fatalf("POST = %d %s, want a JSON 503", rec.Code, rec.Body)
+
+	var log bytes.Buffer
+	inj, err = New(Config{Rate: 1, Kinds: []Kind{Status500}, Endpoints: []Endpoint{Create, Complete}, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
 	}
+	h = inj.Wrap(ok)
+	for path, want := range map[string]int{"/v1/uploads": 500, "/v1/uploads/u/complete": 500, "/v1/uploads/u/parts": 204, "/v1/uploads/u/cancel": 204} {
+		if got := status(h, "POST", path); got != want {
+			t.Errorf("create,complete: POST %s = %d, want %d", path, got, want)
+		}
+	}
+	if inj.Injected() != 2 {
+		t.Errorf("injected = %d, want 2", inj.Injected())
+	}
+	if n := strings.Count(log.String(), `msg="injected fault" kind=500 method=POST`); n != 2 {
+		t.Errorf("%d injected faults logged, want 2:\n%s", n, log.String())
+	}
+}
+
+// A lost answer: the handler runs to its end, and the client gets a
+// connection error instead of its answer.
+func TestLostRunsTheHandlerAndSendsNothing(t *testing.T) {
+	inj, err := New(Config{Rate: 1, Kinds: []Kind{Lost}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var handled atomic.Int64
+	srv := httptest.NewServer(inj.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		handled.Add(int64(len(b)))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":"part_1"}`))
+	})))
+	defer srv.Close()
+	res, err := srv.Client().Post(srv.URL+"/v1/uploads/u/parts", "application/octet-stream", bytes.NewReader(make([]byte, 100<<10)))
+	if err == nil {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		t.Fatalf("a lost answer arrived: %d %q", res.StatusCode, b)
+	}
+	if handled.Load() != 100<<10 {
+		t.Fatalf("the handler read %d bytes, want the whole 100 KiB body", handled.Load())
+	}
+	// Other requests are answered.
+	res, err = srv.Client().Post(srv.URL+"/v1/files", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
 }

@@ -1,10 +1,12 @@
 // Package journal keeps the crash-safe resume record of an upload: which
 // session a file is going to, how it is cut into parts, which parts the
-// server acknowledged (with their ids and MD5s), and how far the whole-file
-// MD5 has got. A journal is JSON with a schema version, written atomically
+// server acknowledged (with their ids), the whole-file MD5's state at each
+// part's end, how far the whole-file MD5 has got, and whether complete was
+// sent. A journal is JSON with a schema version, written atomically
 // (temporary file, fsync, rename, fsync of the directory) with mode 0600, and
 // named by a key derived from the file's absolute path, size and mtime, the
-// purpose, the part size and the base URL.
+// purpose and the base URL. A lock file beside it lets one process at a time
+// work on it.
 package journal
 
 import (
@@ -21,43 +23,65 @@ import (
 	"time"
 )
 
-// SchemaVersion is the version this code writes and reads.
-const SchemaVersion = 1
+// SchemaVersion is the version this code writes and reads. Version 1
+// (before 2026-11-29) keyed journals by part size too and kept a per-part
+// MD5; its files are not read (they are listed as unreadable).
+const SchemaVersion = 2
 
-// Fingerprint identifies one upload of one file version.
+// Fingerprint identifies one version of one file going to one purpose on
+// one server. The part size is not part of it: a resume goes on with the
+// journal's part size.
 type Fingerprint struct {
-	Path     string `json:"path"` // absolute
-	Size     int64  `json:"size"`
-	ModTime  int64  `json:"mtime_ns"`
-	Purpose  string `json:"purpose"`
-	PartSize int64  `json:"part_size"`
-	BaseURL  string `json:"base_url"`
+	Path    string `json:"path"` // absolute
+	Size    int64  `json:"size"`
+	ModTime int64  `json:"mtime_ns"`
+	Purpose string `json:"purpose"`
+	BaseURL string `json:"base_url"`
 }
 
 // Key is the journal's name for this fingerprint.
 func (f Fingerprint) Key() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%s\x00%d\x00%s", f.Path, f.Size, f.ModTime, f.Purpose, f.PartSize, strings.TrimSuffix(f.BaseURL, "/"))
+	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%s\x00%s", f.Path, f.Size, f.ModTime, f.Purpose, strings.TrimSuffix(f.BaseURL, "/"))
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-// Part is one planned part; ID is set once the server acknowledged it.
+// SameFile reports whether f and o name the same path, purpose and server
+// (whatever the file's size and mtime).
+func (f Fingerprint) SameFile(o Fingerprint) bool {
+	return f.Path == o.Path && f.Purpose == o.Purpose && strings.TrimSuffix(f.BaseURL, "/") == strings.TrimSuffix(o.BaseURL, "/")
+}
+
+// Part is one planned part. ID is set the moment the server acknowledges
+// it; MD5State once the whole-file MD5 has passed the part's last byte: the
+// marshalled crypto/md5 state there. With the state at the previous part's
+// end it checks the part's bytes without hashing anything else.
 type Part struct {
-	Offset int64  `json:"offset"`
-	Length int64  `json:"length"`
-	ID     string `json:"id,omitempty"`
-	MD5    string `json:"md5,omitempty"`
+	Offset   int64  `json:"offset"`
+	Length   int64  `json:"length"`
+	ID       string `json:"id,omitempty"`
+	MD5State []byte `json:"md5_state,omitempty"`
 }
 
 // Journal is the resume record of one upload.
 type Journal struct {
 	Version     int         `json:"version"`
 	Fingerprint Fingerprint `json:"fingerprint"`
+	PartSize    int64       `json:"part_size"`
 	UploadID    string      `json:"upload_id"`
 	Filename    string      `json:"filename"`
 	MimeType    string      `json:"mime_type"`
+	// UploadCreatedAt is the session's created_at as the server gave it
+	// (Unix seconds, the server's clock): the file a complete makes is
+	// created after it.
+	UploadCreatedAt int64 `json:"upload_created_at"`
 	// ExpiresAt is the session's expiry, Unix seconds.
-	ExpiresAt int64     `json:"expires_at"`
+	ExpiresAt int64 `json:"expires_at"`
+	// CompleteSent is set, durably, before the first complete is sent: from
+	// then on the file may exist even if no answer came back.
+	CompleteSent bool `json:"complete_sent,omitempty"`
+	// MD5 is the whole file's MD5 (hex), once computed.
+	MD5       string    `json:"md5,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	Parts     []Part    `json:"parts"`
@@ -70,7 +94,8 @@ type Journal struct {
 // Key is the journal's key.
 func (j *Journal) Key() string { return j.Fingerprint.Key() }
 
-// Acked counts the acknowledged parts and their bytes.
+// Acked counts the acknowledged parts and their bytes: every count of an
+// upload's progress derives from the journal.
 func (j *Journal) Acked() (parts int, bytes int64) {
 	for _, p := range j.Parts {
 		if p.ID != "" {
@@ -109,16 +134,13 @@ func Decode(data []byte) (*Journal, error) {
 	if j.Version != SchemaVersion {
 		return nil, fmt.Errorf("schema version %d, this uploads reads %d", j.Version, SchemaVersion)
 	}
-	if j.UploadID == "" || j.Fingerprint.Path == "" || j.Fingerprint.Size <= 0 || j.Fingerprint.PartSize <= 0 {
+	if j.UploadID == "" || j.Fingerprint.Path == "" || j.Fingerprint.Size <= 0 || j.PartSize <= 0 {
 		return nil, errors.New("missing upload id, path, size or part size")
 	}
 	var next int64
 	for i, p := range j.Parts {
-		if p.Offset != next || p.Length <= 0 || p.Length > j.Fingerprint.PartSize {
+		if p.Offset != next || p.Length <= 0 || p.Length > j.PartSize {
 			return nil, fmt.Errorf("part %d (offset %d, length %d) does not follow the previous part", i+1, p.Offset, p.Length)
-		}
-		if (p.ID == "") != (p.MD5 == "") {
-			return nil, fmt.Errorf("part %d has an id without an MD5 or the reverse", i+1)
 		}
 		next += p.Length
 	}

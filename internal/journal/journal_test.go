@@ -11,10 +11,10 @@ import (
 )
 
 func sample() *Journal {
-	fp := Fingerprint{Path: "/data/clip.mp4", Size: 150, ModTime: 1, Purpose: "video", PartSize: 64, BaseURL: "http://127.0.0.1:1/v1"}
-	j := &Journal{Version: SchemaVersion, Fingerprint: fp, UploadID: "upload_1", Filename: "clip.mp4", MimeType: "video/mp4",
+	fp := Fingerprint{Path: "/data/clip.mp4", Size: 150, ModTime: 1, Purpose: "video", BaseURL: "http://127.0.0.1:1/v1"}
+	j := &Journal{Version: SchemaVersion, Fingerprint: fp, PartSize: 64, UploadID: "upload_1", Filename: "clip.mp4", MimeType: "video/mp4",
 		ExpiresAt: time.Now().Add(time.Hour).Unix(), Parts: Plan(150, 64)}
-	j.Parts[0].ID, j.Parts[0].MD5 = "part_a", "0123456789abcdef0123456789abcdef"
+	j.Parts[0].ID, j.Parts[0].MD5State = "part_a", []byte("md5 state")
 	return j
 }
 
@@ -33,7 +33,7 @@ func TestKeyCoversTheFingerprint(t *testing.T) {
 	seen := map[string]bool{base.Key(): true}
 	for _, change := range []func(*Fingerprint){
 		func(f *Fingerprint) { f.Path += "x" }, func(f *Fingerprint) { f.Size++ }, func(f *Fingerprint) { f.ModTime++ },
-		func(f *Fingerprint) { f.Purpose = "batch" }, func(f *Fingerprint) { f.PartSize++ }, func(f *Fingerprint) { f.BaseURL += "2" },
+		func(f *Fingerprint) { f.Purpose = "batch" }, func(f *Fingerprint) { f.BaseURL += "2" },
 	} {
 		f := base
 		change(&f)
@@ -96,16 +96,18 @@ func TestLoadRefusesBadJournals(t *testing.T) {
 		return b
 	}
 	cases := map[string][]byte{
-		"truncated":      []byte(`{"version":1,"upload_id":`),
-		"not json":       []byte("hello"),
-		"newer schema":   enc(func(j *Journal) { j.Version = 2 }),
-		"no upload id":   enc(func(j *Journal) { j.UploadID = "" }),
-		"gap in parts":   enc(func(j *Journal) { j.Parts[1].Offset = 65 }),
-		"short of size":  enc(func(j *Journal) { j.Parts = j.Parts[:2] }),
-		"id without md5": enc(func(j *Journal) { j.Parts[1].ID = "part_b" }),
-		"md5 past end":   enc(func(j *Journal) { j.MD5Offset = 151; j.MD5State = []byte{1} }),
-		"unknown field":  []byte(strings.Replace(string(enc(func(*Journal) {})), `{`, `{"extra":1,`, 1)),
-		"other file":     enc(func(j *Journal) { j.Fingerprint.Path = "/elsewhere" }),
+		"truncated":     []byte(`{"version":2,"upload_id":`),
+		"not json":      []byte("hello"),
+		"older schema":  enc(func(j *Journal) { j.Version = 1 }),
+		"newer schema":  enc(func(j *Journal) { j.Version = 3 }),
+		"no upload id":  enc(func(j *Journal) { j.UploadID = "" }),
+		"no part size":  enc(func(j *Journal) { j.PartSize = 0 }),
+		"gap in parts":  enc(func(j *Journal) { j.Parts[1].Offset = 65 }),
+		"short of size": enc(func(j *Journal) { j.Parts = j.Parts[:2] }),
+		"part too long": enc(func(j *Journal) { j.PartSize = 32 }),
+		"md5 past end":  enc(func(j *Journal) { j.MD5Offset = 151; j.MD5State = []byte{1} }),
+		"unknown field": []byte(strings.Replace(string(enc(func(*Journal) {})), `{`, `{"extra":1,`, 1)),
+		"other file":    enc(func(j *Journal) { j.Fingerprint.Path = "/elsewhere" }),
 	}
 	for name, data := range cases {
 		if err := os.WriteFile(s.Path(key), data, 0o600); err != nil {
@@ -125,7 +127,7 @@ func FuzzDecode(f *testing.F) {
 	b, _ := json.Marshal(sample())
 	f.Add(b)
 	f.Add([]byte(`{}`))
-	f.Add([]byte(`{"version":1,"fingerprint":{"path":"/a","size":1,"part_size":1},"upload_id":"u","parts":[{"offset":0,"length":1}]}`))
+	f.Add([]byte(`{"version":2,"fingerprint":{"path":"/a","size":1},"part_size":1,"upload_id":"u","parts":[{"offset":0,"length":1}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		j, err := Decode(data)
 		if err != nil {
@@ -142,4 +144,46 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted parts covering %d of %d bytes", next, j.Fingerprint.Size)
 		}
 	})
+}
+
+// One process at a time holds an entry's lock; another is refused at once
+// with the holder's pid, and gets it once it is released.
+func TestLock(t *testing.T) {
+	s := Store{Dir: filepath.Join(t.TempDir(), "journals")}
+	key := sample().Key()
+	l, err := s.Lock(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Lock(key)
+	var le *LockedError
+	if !errors.As(err, &le) || le.PID != os.Getpid() || !IsLocked(err) {
+		t.Fatalf("second Lock = %v, want a LockedError with pid %d", err, os.Getpid())
+	}
+	other, err := s.Lock(sample().Key() + "x")
+	if err != nil {
+		t.Fatalf("another key is not locked: %v", err)
+	}
+	_ = other.Unlock()
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := s.Lock(key)
+	if err != nil {
+		t.Fatalf("Lock after Unlock = %v", err)
+	}
+	_ = l2.Unlock()
+	if entries, err := s.List(); err != nil || len(entries) != 0 {
+		t.Fatalf("lock files are listed as journals: %v %v", entries, err)
+	}
+}
+
+// A directory that cannot hold the lock file fails the lock, before any
+// session would be created.
+func TestLockNeedsAWritableDirectory(t *testing.T) {
+	blocked := filepath.Join(t.TempDir(), "file")
+	_ = os.WriteFile(blocked, nil, 0o600)
+	if _, err := (Store{Dir: filepath.Join(blocked, "journals")}).Lock("k"); err == nil {
+		t.Fatal("Lock in a directory under a file succeeded")
+	}
 }

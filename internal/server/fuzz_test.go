@@ -86,9 +86,10 @@ func (w *fuzzWorld) newFile(tb testing.TB) string {
 	return w.must(tb, "POST", "/v1/files", mw.FormDataContentType(), buf.Bytes())["id"].(string)
 }
 
-// fuzzStart starts the server and creates the objects of the placeholders.
-func fuzzStart(f *testing.F) *fuzzWorld {
-	w := &fuzzWorld{s: servertest.Start(f, server.Config{}), org: server.OrgOf(fuzzKey)}
+// fuzzStart starts a server (strict or not) and creates the objects of the
+// placeholders.
+func fuzzStart(f *testing.F, strict bool) *fuzzWorld {
+	w := &fuzzWorld{s: servertest.Start(f, server.Config{Strict: strict}), org: server.OrgOf(fuzzKey)}
 	w.upload, w.part = w.newUpload(f, "assistants", "text/plain", []byte("hello"))
 	var p string
 	w.done, p = w.newUpload(f, "batch", "application/jsonl", []byte("{}\n"))
@@ -150,11 +151,12 @@ func fuzzTarget(p string) string {
 	return u.RequestURI()
 }
 
-// FuzzHandlers sends arbitrary requests to the handler and checks that none
-// panics or answers 500, and that every answer but a file's content is a
-// JSON object, errors in the API's envelope.
+// FuzzHandlers sends arbitrary requests to the handler, in the default mode
+// and in strict mode, and checks that none panics or answers 500, and that
+// every answer but a file's content is a JSON object, errors in the API's
+// envelope.
 func FuzzHandlers(f *testing.F) {
-	world := fuzzStart(f)
+	worlds := []*fuzzWorld{fuzzStart(f, false), fuzzStart(f, true)}
 
 	const ( // indexes into fuzzMethods
 		get uint8 = iota
@@ -245,54 +247,65 @@ func FuzzHandlers(f *testing.F) {
 		if len(body) > 64<<10 {
 			t.Skip("bodies are kept small: every accepted part is written to disk")
 		}
-		world.refresh(t)
 		method := fuzzMethods[int(methodIndex)%len(fuzzMethods)]
-		target := fuzzTarget(world.expand(path))
-		body = []byte(world.expand(string(body)))
-		req, err := http.NewRequest(method, "http://uploads.test"+target, bytes.NewReader(body))
-		if err != nil {
-			t.Skipf("not a request: %v", err)
+		for _, world := range worlds {
+			fuzzOne(t, world, method, path, contentType, body, auth, headers)
 		}
-		req.RequestURI = target
-		req.RemoteAddr = "192.0.2.1:1234"
-		if contentType != "" {
-			req.Header.Set("Content-Type", contentType)
-		}
-		if auth {
-			req.Header.Set("Authorization", "Bearer "+fuzzKey)
-		}
-		fuzzHeaders(req.Header, world.expand(headers))
-		w := httptest.NewRecorder()
-		world.s.API.ServeHTTP(w, req)
-		res := w.Result()
-		got := w.Body.Bytes()
-		if res.StatusCode >= 500 {
-			t.Fatalf("%s %s (Content-Type %q, %d-byte body): %d\n%s", method, target, contentType, len(body), res.StatusCode, got)
-		}
-		if (method == "GET" || method == "HEAD") && strings.HasSuffix(req.URL.Path, "/content") {
-			switch res.StatusCode {
-			case http.StatusOK, http.StatusPartialContent, http.StatusNotModified:
-				return // a file's bytes, some of them, or none as asked
-			}
-		}
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(got, &obj); err != nil || obj == nil {
-			t.Fatalf("%s %s: %d answer is not a JSON object (%v):\n%q", method, target, res.StatusCode, err, got)
-		}
-		if ct := res.Header.Get("Content-Type"); ct != "application/json" {
-			t.Errorf("%s %s: %d answer has Content-Type %q, want application/json", method, target, res.StatusCode, ct)
-		}
-		if res.StatusCode == http.StatusOK {
-			if _, isErr := obj["error"]; isErr {
-				t.Fatalf("%s %s: 200 with an error body: %s", method, target, got)
-			}
-			return
-		}
-		if res.StatusCode < 400 {
-			t.Fatalf("%s %s: status %d, want 200 or an error\n%s", method, target, res.StatusCode, got)
-		}
-		fuzzCheckError(t, method+" "+target, got)
 	})
+}
+
+// fuzzOne sends one fuzzed request to world's server and checks the answer.
+func fuzzOne(t *testing.T, world *fuzzWorld, method, path, contentType string, body []byte, auth bool, headers string) {
+	world.refresh(t)
+	target := fuzzTarget(world.expand(path))
+	body = []byte(world.expand(string(body)))
+	req, err := http.NewRequest(method, "http://uploads.test"+target, bytes.NewReader(body))
+	if err != nil {
+		t.Skipf("not a request: %v", err)
+	}
+	req.RequestURI = target
+	req.RemoteAddr = "192.0.2.1:1234"
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if auth {
+		req.Header.Set("Authorization", "Bearer "+fuzzKey)
+	}
+	fuzzHeaders(req.Header, world.expand(headers))
+	w := httptest.NewRecorder()
+	world.s.API.ServeHTTP(w, req)
+	res := w.Result()
+	got := w.Body.Bytes()
+	mode := "default"
+	if world.s.API.Strict {
+		mode = "strict"
+	}
+	if res.StatusCode >= 500 {
+		t.Fatalf("%s mode: %s %s (Content-Type %q, %d-byte body): %d\n%s", mode, method, target, contentType, len(body), res.StatusCode, got)
+	}
+	if (method == "GET" || method == "HEAD") && strings.HasSuffix(req.URL.Path, "/content") {
+		switch res.StatusCode {
+		case http.StatusOK, http.StatusPartialContent, http.StatusNotModified:
+			return // a file's bytes, some of them, or none as asked
+		}
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(got, &obj); err != nil || obj == nil {
+		t.Fatalf("%s mode: %s %s: %d answer is not a JSON object (%v):\n%q", mode, method, target, res.StatusCode, err, got)
+	}
+	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("%s mode: %s %s: %d answer has Content-Type %q, want application/json", mode, method, target, res.StatusCode, ct)
+	}
+	if res.StatusCode == http.StatusOK {
+		if _, isErr := obj["error"]; isErr {
+			t.Fatalf("%s mode: %s %s: 200 with an error body: %s", mode, method, target, got)
+		}
+		return
+	}
+	if res.StatusCode < 400 {
+		t.Fatalf("%s mode: %s %s: status %d, want 200 or an error\n%s", mode, method, target, res.StatusCode, got)
+	}
+	fuzzCheckError(t, mode+" mode: "+method+" "+target, got)
 }
 
 // fuzzHeaders adds the "Name: value" lines of headers that an HTTP server

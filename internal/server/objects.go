@@ -32,16 +32,21 @@ type uploadObject struct {
 	File      *fileObject `json:"file"`
 }
 
-// partObject carries two extensions beside the official fields: the part's
-// size and the hex MD5 of its bytes as the server stored them, so that a
-// client can verify each part and resume with confidence.
+// partObject is the official UploadPart, as strict mode answers it.
 type partObject struct {
 	ID        string `json:"id"`
 	Object    string `json:"object"`
 	CreatedAt int64  `json:"created_at"`
 	UploadID  string `json:"upload_id"`
-	Bytes     int64  `json:"bytes"`
-	MD5       string `json:"md5"`
+}
+
+// partObjectExt carries two extensions beside the official fields: the
+// part's size and the hex MD5 of its bytes as the server stored them, so
+// that a client can verify each part and resume with confidence.
+type partObjectExt struct {
+	partObject
+	Bytes int64  `json:"bytes"`
+	MD5   string `json:"md5"`
 }
 
 type listObject[T any] struct {
@@ -67,8 +72,20 @@ func toFile(f store.File) *fileObject {
 	return o
 }
 
-func toPart(p store.Part) partObject {
-	return partObject{ID: p.ID, Object: "upload.part", CreatedAt: p.CreatedAt, UploadID: p.UploadID, Bytes: p.Bytes, MD5: p.MD5}
+func toPartExt(p store.Part) partObjectExt {
+	return partObjectExt{
+		partObject: partObject{ID: p.ID, Object: "upload.part", CreatedAt: p.CreatedAt, UploadID: p.UploadID},
+		Bytes:      p.Bytes, MD5: p.MD5,
+	}
+}
+
+// toPart is the part as the mode answers it: official fields only in
+// strict mode, with the extensions otherwise.
+func (s *Server) toPart(p store.Part) any {
+	if s.Strict {
+		return toPartExt(p).partObject
+	}
+	return toPartExt(p)
 }
 
 func (s *Server) toUpload(u store.Upload) uploadObject {

@@ -218,6 +218,30 @@ func oasCheck(t *testing.T, spec *oasSpec, name string, r servertest.Response, s
 	return r.JSON(t)
 }
 
+// oasUndocumented lists the fields of obj that are not properties of the
+// named schema (the schemas allow more; strict mode sends no more), and
+// those of a nested file (Upload.file, ListFilesResponse.data) that are not
+// properties of OpenAIFile.
+func oasUndocumented(spec *oasSpec, name string, obj map[string]any) []string {
+	var out []string
+	for k := range obj {
+		if _, ok := spec.schemas[name].Properties[k]; !ok {
+			out = append(out, name+"."+k)
+		}
+	}
+	if f, ok := obj["file"].(map[string]any); ok && name == "Upload" {
+		out = append(out, oasUndocumented(spec, "OpenAIFile", f)...)
+	}
+	if data, ok := obj["data"].([]any); ok && name == "ListFilesResponse" {
+		for _, d := range data {
+			if f, ok := d.(map[string]any); ok {
+				out = append(out, oasUndocumented(spec, "OpenAIFile", f)...)
+			}
+		}
+	}
+	return out
+}
+
 // oasMultipart is a multipart/form-data body with the given text fields and
 // one file field.
 func oasMultipart(t *testing.T, fields map[string]string, fileField, filename string, data []byte) ([]byte, string) {
@@ -296,15 +320,34 @@ func TestOpenAPISchemasCompile(t *testing.T) {
 }
 
 // TestOpenAPIAnswersMatchSchemas drives every endpoint and validates each
-// JSON answer against its schema in the spec.
+// JSON answer against its schema in the spec, in the default mode and in
+// strict mode (where, beyond the schemas, no answer may carry a field they
+// do not document, and the extension endpoints are unknown URLs).
 //
 // Only purposes in the spec's OpenAIFile purpose enum are used: "video"
 // (and "evals") are documented extensions the server accepts, which the
 // spec's enum lacks, so a video file would not match OpenAIFile.
 func TestOpenAPIAnswersMatchSchemas(t *testing.T) {
+	for _, mode := range []struct {
+		name   string
+		strict bool
+	}{{"default", false}, {"strict", true}} {
+		t.Run(mode.name, func(t *testing.T) { testOpenAPIAnswers(t, mode.strict) })
+	}
+}
+
+func testOpenAPIAnswers(t *testing.T, strict bool) {
 	spec := oasSchemas(t)
-	s := servertest.Start(t, server.Config{})
+	s := servertest.Start(t, server.Config{Strict: strict})
 	const k = "sk-openapi"
+	oasCheck := func(t *testing.T, spec *oasSpec, name string, r servertest.Response, status int) map[string]any {
+		t.Helper()
+		obj := oasCheck(t, spec, name, r, status)
+		if extra := oasUndocumented(spec, name, obj); strict && len(extra) > 0 {
+			t.Errorf("strict mode answered fields the spec does not document: %v\n%s", extra, r.Body)
+		}
+		return obj
+	}
 
 	// GET /files, empty.
 	list := oasCheck(t, spec, "ListFilesResponse", s.Do(t, "GET", "/files", k, nil, ""), 200)
@@ -322,8 +365,9 @@ func TestOpenAPIAnswersMatchSchemas(t *testing.T) {
 	}
 	id, _ := up["id"].(string)
 
-	// POST /uploads/{id}/parts: UploadPart (the extension fields bytes and
-	// md5 are allowed: the schema does not forbid additional properties).
+	// POST /uploads/{id}/parts: UploadPart (in the default mode, the
+	// extension fields bytes and md5 are allowed: the schema does not forbid
+	// additional properties).
 	var partIDs []any
 	for _, p := range [][]byte{part1, part2} {
 		body, ct := oasMultipart(t, nil, "data", "blob", p)
@@ -331,15 +375,20 @@ func TestOpenAPIAnswersMatchSchemas(t *testing.T) {
 		partIDs = append(partIDs, part["id"])
 	}
 
-	// GET /uploads/{id}/parts (extension): each item is an UploadPart.
+	// GET /uploads/{id}/parts (extension): each item is an UploadPart; in
+	// strict mode, an unknown URL.
 	parts := s.Do(t, "GET", "/uploads/"+id+"/parts", k, nil, "")
-	var pl struct{ Data []json.RawMessage }
-	if err := json.Unmarshal(parts.Body, &pl); err != nil || parts.Status != 200 || len(pl.Data) != 2 {
-		t.Fatalf("GET parts: %d %s", parts.Status, parts.Body)
-	}
-	for _, p := range pl.Data {
-		if err := spec.validate("UploadPart", p); err != nil {
-			t.Errorf("listed part does not match UploadPart: %s\n%v", p, err)
+	if strict {
+		oasCheck(t, spec, "ErrorResponse", parts, 404)
+	} else {
+		var pl struct{ Data []json.RawMessage }
+		if err := json.Unmarshal(parts.Body, &pl); err != nil || parts.Status != 200 || len(pl.Data) != 2 {
+			t.Fatalf("GET parts: %d %s", parts.Status, parts.Body)
+		}
+		for _, p := range pl.Data {
+			if err := spec.validate("UploadPart", p); err != nil {
+				t.Errorf("listed part does not match UploadPart: %s\n%v", p, err)
+			}
 		}
 	}
 
@@ -355,8 +404,13 @@ func TestOpenAPIAnswersMatchSchemas(t *testing.T) {
 	}
 	fileID, _ := file["id"].(string)
 
-	// GET /uploads/{id} (extension): the Upload as it stands.
-	oasCheck(t, spec, "Upload", s.Do(t, "GET", "/uploads/"+id, k, nil, ""), 200)
+	// GET /uploads/{id} (extension): the Upload as it stands; in strict
+	// mode, an unknown URL.
+	if strict {
+		oasCheck(t, spec, "ErrorResponse", s.Do(t, "GET", "/uploads/"+id, k, nil, ""), 404)
+	} else {
+		oasCheck(t, spec, "Upload", s.Do(t, "GET", "/uploads/"+id, k, nil, ""), 200)
+	}
 
 	// POST /uploads/{id}/cancel: a cancelled Upload.
 	up2 := oasCheck(t, spec, "Upload", s.Do(t, "POST", "/uploads", k, map[string]any{
@@ -367,13 +421,19 @@ func TestOpenAPIAnswersMatchSchemas(t *testing.T) {
 		t.Errorf("cancel: status %v", c["status"])
 	}
 
-	// An expired Upload, after its hour.
+	// An expired Upload, after its hour (strict mode can only see it
+	// refuse a cancel).
 	up3 := oasCheck(t, spec, "Upload", s.Do(t, "POST", "/uploads", k, map[string]any{
 		"filename": "late.txt", "purpose": "assistants", "bytes": 5, "mime_type": "text/plain",
 	}, ""), 200)
 	s.Clock.Advance(2 * time.Hour)
 	id3, _ := up3["id"].(string)
-	if e := oasCheck(t, spec, "Upload", s.Do(t, "GET", "/uploads/"+id3, k, nil, ""), 200); e["status"] != "expired" {
+	if strict {
+		e := oasCheck(t, spec, "ErrorResponse", s.Do(t, "POST", "/uploads/"+id3+"/cancel", k, nil, ""), 400)
+		if code, _ := e["error"].(map[string]any)["code"].(string); code != "upload_expired" {
+			t.Errorf("cancel after its hour: %v, want upload_expired", e)
+		}
+	} else if e := oasCheck(t, spec, "Upload", s.Do(t, "GET", "/uploads/"+id3, k, nil, ""), 200); e["status"] != "expired" {
 		t.Errorf("upload after its hour: status %v, want expired", e["status"])
 	}
 
@@ -450,6 +510,30 @@ func TestOpenAPICheckCanFail(t *testing.T) {
 	for name, body := range good {
 		if err := spec.validate(schemaOf(name), []byte(body)); err != nil {
 			t.Errorf("control %s is refused: %v", name, err)
+		}
+	}
+
+	// Strict mode's check: a field the schema does not document is found,
+	// at the top and in a nested file.
+	for _, c := range []struct{ schema, body, want string }{
+		{"UploadPart", `{"id":"part_1","object":"upload.part","created_at":1,"upload_id":"upload_1","md5":"x"}`, "UploadPart.md5"},
+		{"Upload", strings.Replace(good["Upload+file"], `"status":"processed"`, `"status":"processed","upload_id":"u"`, 1), "OpenAIFile.upload_id"},
+	} {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(c.body), &obj); err != nil {
+			t.Fatal(err)
+		}
+		if got := oasUndocumented(spec, c.schema, obj); len(got) != 1 || got[0] != c.want {
+			t.Errorf("undocumented fields of %s = %v, want [%s]", c.body, got, c.want)
+		}
+	}
+	for name, body := range good {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(body), &obj); err != nil {
+			t.Fatal(err)
+		}
+		if got := oasUndocumented(spec, schemaOf(name), obj); len(got) != 0 {
+			t.Errorf("control %s has undocumented fields %v", name, got)
 		}
 	}
 

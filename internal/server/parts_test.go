@@ -313,7 +313,7 @@ func TestDataSurvivesRestart(t *testing.T) {
 
 func TestPartFaultsAreInjected(t *testing.T) {
 	inj := mustInjector(t, 1, "429")
-	s := servertest.Start(t, server.Config{Faults: inj})
+	s := servertest.Start(t, server.Config{}, inj.Wrap)
 	id := createUpload(t, s, key, 3)
 	r := addPart(t, s, key, id, []byte("abc"))
 	wantError(t, r, 429, "", "rate_limit_exceeded")
@@ -326,14 +326,14 @@ func TestPartFaultsAreInjected(t *testing.T) {
 		t.Fatalf("injected = %d", inj.Injected())
 	}
 	for _, kind := range []string{"500", "503"} {
-		s := servertest.Start(t, server.Config{Faults: mustInjector(t, 1, kind)})
+		s := servertest.Start(t, server.Config{}, mustInjector(t, 1, kind).Wrap)
 		id := createUpload(t, s, key, 3)
 		r := addPart(t, s, key, id, []byte("abc"))
 		if r.Status != map[string]int{"500": 500, "503": 503}[kind] || r.JSON(t)["error"] == nil {
 			t.Fatalf("fault %s: %d %s", kind, r.Status, r.Body)
 		}
 	}
-	drop := servertest.Start(t, server.Config{Faults: mustInjector(t, 1, "drop")})
+	drop := servertest.Start(t, server.Config{}, mustInjector(t, 1, "drop").Wrap)
 	id = createUpload(t, drop, key, 3)
 	body, ct := multipartBody(t, "data", []byte("abc"))
 	req, _ := http.NewRequest("POST", drop.BaseURL+"/uploads/"+id+"/parts", bytes.NewReader(body))
@@ -350,7 +350,7 @@ func TestPartFaultsAreInjected(t *testing.T) {
 
 func TestFaultRateIsReproducible(t *testing.T) {
 	pattern := func() string {
-		s := servertest.Start(t, server.Config{Faults: mustInjectorSeed(t, 0.5, "500", 42)})
+		s := servertest.Start(t, server.Config{}, mustInjectorSeed(t, 0.5, "500", 42).Wrap)
 		id := createUpload(t, s, key, 1)
 		out := ""
 		for range 40 {
@@ -364,36 +364,5 @@ func TestFaultRateIsReproducible(t *testing.T) {
 	}
 	if n := bytes.Count([]byte(a), []byte("5")); n < 8 || n > 32 {
 		t.Fatalf("%d of 40 requests failed at rate 0.5", n)
-	}
-}
-
-func TestPartNumberHeader(t *testing.T) {
-	s := servertest.Start(t, server.Config{})
-	a, b := randomBytes(21, 5000), randomBytes(22, 3000)
-	id := createUpload(t, s, key, 8000)
-	send := func(data []byte, number string) servertest.Response {
-		body, ct := multipartBody(t, "data", data)
-		req, _ := http.NewRequest("POST", s.BaseURL+"/uploads/"+id+"/parts", bytes.NewReader(body))
-		req.Header.Set("Content-Type", ct)
-		req.Header.Set("Authorization", "Bearer "+key)
-		if number != "" {
-			req.Header.Set(server.PartNumberHeader, number)
-		}
-		res, err := s.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		out, _ := io.ReadAll(res.Body)
-		return servertest.Response{Status: res.StatusCode, Header: res.Header, Body: out}
-	}
-	for _, bad := range []string{"0", "-1", "x", "1.5"} {
-		wantError(t, send(a, bad), 400, server.PartNumberHeader, "invalid_value")
-	}
-	pb := wantOK(t, send(b, "2"))["id"].(string)
-	pa := wantOK(t, send(a, "1"))["id"].(string)
-	u := wantOK(t, s.Do(t, "POST", "/uploads/"+id+"/complete", key, map[string]any{"part_ids": []string{pa, pb}, "md5": md5hex(append(append([]byte{}, a...), b...))}, ""))
-	if r := s.Do(t, "GET", "/files/"+u["file"].(map[string]any)["id"].(string)+"/content", key, nil, ""); md5hex(r.Body) != md5hex(append(append([]byte{}, a...), b...)) {
-		t.Fatal("content differs")
 	}
 }

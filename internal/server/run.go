@@ -18,6 +18,11 @@ type Options struct {
 	Config
 	Addr    string // host:port; port 0 picks a free port
 	DataDir string
+	// Faults, when not nil, fails some requests on purpose (its Config
+	// says which endpoints, how often and how).
+	Faults *faults.Injector
+	// Latency is added to every request before it is handled.
+	Latency time.Duration
 	// Throttle caps each connection's upload rate in bytes per second; 0 is
 	// no cap.
 	Throttle int64
@@ -30,6 +35,8 @@ type Options struct {
 
 // Run opens the data directory, serves the API until ctx ends, then shuts
 // down gracefully (in-flight requests get a few seconds) and closes the store.
+// The API's handler is wrapped, innermost first, in the injected faults and
+// the latency; the listener in the throttle.
 func Run(ctx context.Context, o Options) error {
 	st, err := store.Open(o.DataDir, store.Options{})
 	if err != nil {
@@ -38,6 +45,13 @@ func Run(ctx context.Context, o Options) error {
 	defer st.Close()
 	o.Store = st
 	srv := New(o.Config)
+	var h http.Handler = srv
+	if o.Faults != nil {
+		h = o.Faults.Wrap(h)
+	}
+	if o.Latency > 0 {
+		h = faults.Latency(o.Latency, h)
+	}
 
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", o.Addr)
 	if err != nil {
@@ -50,7 +64,7 @@ func Run(ctx context.Context, o Options) error {
 	srv.log.Info("listening", slog.String("base_url", baseURL), slog.String("data_dir", o.DataDir))
 
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           h,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(srv.log.Handler(), slog.LevelWarn),

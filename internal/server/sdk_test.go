@@ -135,9 +135,20 @@ func sdkContent(t *testing.T, c openai.Client, id string) ([]byte, *http.Respons
 
 // TestSDKUploadLifecycle creates an upload, sends three parts out of order,
 // is refused a complete with a wrong MD5 (400, not retried), completes with
-// the real MD5 and the parts in order, and reads the file back.
+// the real MD5 and the parts in order, and reads the file back: in the
+// default mode and in strict mode, where the SDK must need nothing more than
+// the documented API.
 func TestSDKUploadLifecycle(t *testing.T) {
-	s := servertest.Start(t, server.Config{})
+	for _, mode := range []struct {
+		name   string
+		strict bool
+	}{{"default", false}, {"strict", true}} {
+		t.Run(mode.name, func(t *testing.T) { testSDKUploadLifecycle(t, mode.strict) })
+	}
+}
+
+func testSDKUploadLifecycle(t *testing.T, strict bool) {
+	s := servertest.Start(t, server.Config{Strict: strict})
 	c, ctr := sdkClient(t, s, "sk-test")
 	ctx := context.Background()
 
@@ -173,6 +184,9 @@ func TestSDKUploadLifecycle(t *testing.T) {
 		}
 		if !strings.HasPrefix(p.ID, "part_") || p.Object != "upload.part" || p.UploadID != up.ID || p.CreatedAt == 0 {
 			t.Fatalf("part %d: %s", i, p.RawJSON())
+		}
+		if extra := len(p.JSON.ExtraFields); strict == (extra != 0) {
+			t.Fatalf("part %d has %d fields beyond the SDK's in %s mode: %s", i, extra, map[bool]string{false: "default", true: "strict"}[strict], p.RawJSON())
 		}
 		if slices.Contains(partIDs, p.ID) {
 			t.Fatalf("part id %s given twice", p.ID)

@@ -1,10 +1,14 @@
 // Package server implements the OpenAI Uploads and Files API over HTTP on top
 // of a durable store: the routes, authentication and organizations, request
-// validation, the error envelope, the request log and fault injection.
+// validation, the error envelope and the request log.
 //
 // Every answer is JSON (except a file's content), every failure is the API's
 // error envelope, and no input makes a handler panic or answer 500 unless the
 // machine itself fails.
+//
+// New builds the API's handler and nothing else; Run assembles a whole
+// server around it, with the injected faults, latency and throttling of
+// package faults (tests compose the same wrappers with servertest).
 package server
 
 import (
@@ -19,7 +23,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/uploads-dev/uploads/internal/faults"
 	"github.com/uploads-dev/uploads/internal/store"
 )
 
@@ -42,10 +45,12 @@ type Config struct {
 	MaxPartSize   int64
 	MaxUploadSize int64
 	MaxFileSize   int64
-	// Faults, when not nil, injects failures into part requests.
-	Faults *faults.Injector
-	// Latency is added to every request.
-	Latency time.Duration
+	// Strict offers exactly the real service's documented surface: no
+	// GET /v1/uploads/{id} or GET /v1/uploads/{id}/parts (404, as any
+	// unknown URL), and part objects with only id, object, created_at and
+	// upload_id. The default adds those two endpoints and each part's bytes
+	// and md5, which `uploads parts list` and resuming clients use.
+	Strict bool
 	// Logger receives one line per request; nil logs nothing.
 	Logger *slog.Logger
 }
@@ -81,30 +86,31 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{Config: cfg, store: cfg.Store, log: log}
 
-	parts := http.Handler(http.HandlerFunc(s.handleParts))
-	if cfg.Faults != nil {
-		parts = cfg.Faults.Wrap(parts, func(r *http.Request) bool { return r.Method == http.MethodPost })
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", s.handleHealth)
 	mux.Handle("/v1/uploads", s.auth(methods{http.MethodPost: s.createUpload}))
-	mux.Handle("/v1/uploads/{id}", s.auth(methods{http.MethodGet: s.getUpload}))
-	mux.Handle("/v1/uploads/{id}/parts", s.auth(parts))
+	if cfg.Strict {
+		// The extensions are unknown URLs, answered as such before auth.
+		mux.HandleFunc("GET /v1/uploads/{id}/parts", unknownURL)
+	} else {
+		mux.Handle("/v1/uploads/{id}", s.auth(methods{http.MethodGet: s.getUpload}))
+	}
+	mux.Handle("/v1/uploads/{id}/parts", s.auth(http.HandlerFunc(s.handleParts)))
 	mux.Handle("/v1/uploads/{id}/complete", s.auth(methods{http.MethodPost: s.completeUpload}))
 	mux.Handle("/v1/uploads/{id}/cancel", s.auth(methods{http.MethodPost: s.cancelUpload}))
 	mux.Handle("/v1/files", s.auth(methods{http.MethodGet: s.listFiles, http.MethodPost: s.createFile}))
 	mux.Handle("/v1/files/{id}", s.auth(methods{http.MethodGet: s.getFile, http.MethodDelete: s.deleteFile}))
 	mux.Handle("/v1/files/{id}/content", s.auth(methods{http.MethodGet: s.fileContent, http.MethodHead: s.fileContent}))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: strPtr("unknown_url"),
-			Message: fmt.Sprintf("Invalid URL (%s %s): this server implements /v1/uploads and /v1/files.", r.Method, r.URL.Path)})
-	})
-	h := canonicalPaths(mux)
-	if cfg.Latency > 0 {
-		h = faults.Latency(cfg.Latency, h)
-	}
-	s.handler = s.logged(s.recovered(h))
+	mux.HandleFunc("/", unknownURL)
+	s.handler = s.logged(s.recovered(canonicalPaths(mux)))
 	return s
+}
+
+// unknownURL answers a path (or, in strict mode, an extension) that the API
+// does not have.
+func unknownURL(w http.ResponseWriter, r *http.Request) {
+	writeError(w, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: strPtr("unknown_url"),
+		Message: fmt.Sprintf("Invalid URL (%s %s): this server implements /v1/uploads and /v1/files.", r.Method, r.URL.Path)})
 }
 
 // canonicalPaths answers a request whose path is not canonical (a doubled

@@ -1,13 +1,11 @@
 package server
 
 import (
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/uploads-dev/uploads/internal/store"
@@ -88,30 +86,20 @@ func (s *Server) getUpload(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.toUpload(u))
 }
 
-// /v1/uploads/{id}/parts: POST adds a part; GET (extension) lists them.
+// /v1/uploads/{id}/parts: POST adds a part; GET (extension, not in strict
+// mode) lists them.
 func (s *Server) handleParts(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodPost:
+	switch {
+	case r.Method == http.MethodPost:
 		s.addPart(w, r)
-	case http.MethodGet:
+	case r.Method == http.MethodGet && !s.Strict:
 		s.listParts(w, r)
+	case s.Strict: // a GET does not come here: see New
+		methods{http.MethodPost: nil}.ServeHTTP(w, r)
 	default:
 		methods{http.MethodPost: nil, http.MethodGet: nil}.ServeHTTP(w, r)
 	}
 }
-
-// PartNumberHeader (an extension) carries a part's 1-based place in the
-// file. It is optional; with it the server hashes the file as the parts
-// arrive, so that complete need not read them all again to check the MD5.
-const PartNumberHeader = "X-Part-Number"
-
-// MD5ChainHeader (an extension) goes with a complete that has an md5: for
-// each listed part, in order, the state of the file's MD5 after that part's
-// bytes (Go's crypto/md5 marshalled state, base64), comma-separated. The
-// server then checks the parts not yet hashed all at once, from those states,
-// instead of one after another; a chain that does not hold only means the
-// check is done in order. It is optional.
-const MD5ChainHeader = "X-MD5-Chain"
 
 // multipartSlack is how much framing a part request may carry beyond the
 // part's bytes: boundaries and headers, generously.
@@ -131,15 +119,6 @@ func (s *Server) addPart(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 		s.fail(w, r, tooLarge)
 		return
-	}
-	number := 0
-	if v := r.Header.Get(PartNumberHeader); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			s.fail(w, r, badRequest(PartNumberHeader, "invalid_value", "Invalid value for the %s header: %q; it must be the part's 1-based place in the file, or left out.", PartNumberHeader, v))
-			return
-		}
-		number = n
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.MaxPartSize+multipartSlack)
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -161,7 +140,7 @@ func (s *Server) addPart(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, missing("data"))
 		return
 	}
-	part, err := s.store.AddPart(org(r), id, data, s.MaxPartSize, s.MaxUploadSize, number)
+	part, err := s.store.AddPart(org(r), id, data, s.MaxPartSize, s.MaxUploadSize)
 	if err != nil {
 		var be *store.BodyError
 		if errors.As(err, &be) {
@@ -170,7 +149,7 @@ func (s *Server) addPart(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toPart(part))
+	writeJSON(w, http.StatusOK, s.toPart(part))
 }
 
 // bodyError explains a failure to read a request body: over the limit, or
@@ -189,9 +168,9 @@ func (s *Server) listParts(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	list := listObject[partObject]{Object: "list", Data: make([]partObject, 0, len(parts))}
+	list := listObject[partObjectExt]{Object: "list", Data: make([]partObjectExt, 0, len(parts))}
 	for _, p := range parts {
-		list.Data = append(list.Data, toPart(p))
+		list.Data = append(list.Data, toPartExt(p))
 	}
 	if len(list.Data) > 0 {
 		list.FirstID, list.LastID = list.Data[0].ID, list.Data[len(list.Data)-1].ID
@@ -225,18 +204,7 @@ func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("md5", "invalid_value", "Invalid value for 'md5': %q is not an MD5 checksum (32 hexadecimal digits).", sum))
 		return
 	}
-	var chain [][]byte
-	if v := r.Header.Get(MD5ChainHeader); v != "" && sum != "" {
-		for _, f := range strings.Split(v, ",") {
-			b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(f))
-			if err != nil {
-				s.fail(w, r, badRequest(MD5ChainHeader, "invalid_value", "Invalid value for the %s header: %q is not base64. It lists the MD5 state after each part, or is left out.", MD5ChainHeader, f))
-				return
-			}
-			chain = append(chain, b)
-		}
-	}
-	u, _, err := s.store.Complete(org(r), r.PathValue("id"), ids, sum, chain)
+	u, _, err := s.store.Complete(org(r), r.PathValue("id"), ids, sum)
 	if err != nil {
 		s.fail(w, r, err)
 		return

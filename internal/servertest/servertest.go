@@ -1,6 +1,7 @@
 // Package servertest starts the bundled Uploads server in-process on a
-// loopback port for tests, with a fresh data directory and a clock the test
-// can move.
+// loopback port for tests, with a fresh data directory, a clock the test
+// can move, and whatever wrappers (faults, latency, a test's own proxy
+// logic) the test puts around the API's handler.
 package servertest
 
 import (
@@ -44,7 +45,10 @@ type Server struct {
 	*httptest.Server
 	Store *store.Store
 	Clock *Clock
-	API   *server.Server
+	// API is the API's own handler, without the wrappers.
+	API *server.Server
+	// Handler is what the listener serves: API inside the wrappers.
+	Handler http.Handler
 	// BaseURL is URL + "/v1".
 	BaseURL string
 	// DataDir is the store's directory.
@@ -52,14 +56,20 @@ type Server struct {
 }
 
 // Start runs a server with cfg (its Store is filled in) on a fresh temporary
-// data directory; it stops when the test ends.
-func Start(t testing.TB, cfg server.Config) *Server {
+// data directory; it stops when the test ends. The wrappers go around the
+// API's handler, the first innermost:
+//
+//	inj, _ := faults.New(faults.Config{Rate: 0.3, Kinds: []faults.Kind{faults.Lost}})
+//	s := servertest.Start(t, server.Config{}, inj.Wrap, func(h http.Handler) http.Handler {
+//		return faults.Latency(20*time.Millisecond, h)
+//	})
+func Start(t testing.TB, cfg server.Config, wraps ...func(http.Handler) http.Handler) *Server {
 	t.Helper()
-	return StartIn(t, t.TempDir(), cfg)
+	return StartIn(t, t.TempDir(), cfg, wraps...)
 }
 
 // StartIn is Start on a given data directory (to restart on the same data).
-func StartIn(t testing.TB, dir string, cfg server.Config) *Server {
+func StartIn(t testing.TB, dir string, cfg server.Config, wraps ...func(http.Handler) http.Handler) *Server {
 	t.Helper()
 	clock := &Clock{}
 	st, err := store.Open(dir, store.Options{Now: clock.Now})
@@ -68,8 +78,12 @@ func StartIn(t testing.TB, dir string, cfg server.Config) *Server {
 	}
 	cfg.Store = st
 	srv := server.New(cfg)
-	hs := httptest.NewServer(srv)
-	s := &Server{Server: hs, Store: st, Clock: clock, API: srv, BaseURL: hs.URL + "/v1", DataDir: dir}
+	var h http.Handler = srv
+	for _, w := range wraps {
+		h = w(h)
+	}
+	hs := httptest.NewServer(h)
+	s := &Server{Server: hs, Store: st, Clock: clock, API: srv, Handler: h, BaseURL: hs.URL + "/v1", DataDir: dir}
 	t.Cleanup(s.Stop)
 	return s
 }

@@ -131,8 +131,8 @@ func writeDurable(path string, r io.Reader, max int64) (n int64, sum string, err
 // github.com/minio/md5-simd hashes up to 16 streams at once with AVX-512 (8
 // with AVX2) in one goroutine, twice the bytes per CPU second of crypto/md5
 // with 8 parts in flight (docs/benchmarks.md). Without those instructions it
-// is crypto/md5. The whole file's MD5 (prehash.go) is one stream, where
-// crypto/md5 is the faster.
+// is crypto/md5. The whole file's MD5 at complete (md5Of) is one stream,
+// where crypto/md5 is the faster.
 var partHashes = sync.OnceValue(md5simd.NewServer)
 
 // diskWriter writes a file sequentially in chunks, with O_DIRECT while the

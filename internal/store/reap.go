@@ -107,9 +107,6 @@ func (s *Store) expireUpload(id string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if done {
-		s.pre.drop(id)
-	}
 	s.removeBytes(discard)
 	return done, nil
 }

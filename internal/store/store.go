@@ -152,7 +152,6 @@ type Store struct {
 	db    *bolt.DB
 	now   func() time.Time
 	locks [64]sync.Mutex // per-upload locks, striped by id
-	pre   prehashes      // whole-file MD5s computed as numbered parts arrive
 }
 
 // Open opens (creating if needed) the store in dir and removes bytes no

@@ -39,7 +39,7 @@ func BenchmarkAddPart(b *testing.B) {
 			}
 			b.StartTimer()
 		}
-		if _, err := s.AddPart("o", u.ID, &zeros{size}, size, 8<<30, 0); err != nil {
+		if _, err := s.AddPart("o", u.ID, &zeros{size}, size, 8<<30); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"crypto/md5"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,10 +136,8 @@ func (s *Store) CheckPartAllowed(org, uploadID string) error {
 
 // AddPart streams body to disk as a new part of the upload, at most maxPart
 // bytes, and records it once its bytes are durable. maxUpload caps the bytes
-// accepted for the upload across all its parts. number, when positive, is
-// the part's 1-based place in the file as the client declares it: the store
-// then hashes the file's MD5 as the parts arrive (see prehash).
-func (s *Store) AddPart(org, uploadID string, body io.Reader, maxPart, maxUpload int64, number int) (Part, error) {
+// accepted for the upload across all its parts.
+func (s *Store) AddPart(org, uploadID string, body io.Reader, maxPart, maxUpload int64) (Part, error) {
 	if err := s.CheckPartAllowed(org, uploadID); err != nil {
 		return Part{}, err
 	}
@@ -185,9 +185,6 @@ func (s *Store) AddPart(org, uploadID string, body io.Reader, maxPart, maxUpload
 	if err != nil {
 		s.removeBytes([]string{p.Path})
 		return Part{}, err
-	}
-	if number > 0 {
-		s.prehashAdd(p, number)
 	}
 	return p, nil
 }
@@ -238,11 +235,10 @@ func deleteParts(tx *bolt.Tx, parts []Part, keep map[string]bool) ([]string, err
 }
 
 // Complete turns a pending upload into a file made of the listed parts, in
-// order. md5Hex, when not empty, must match the MD5 of those bytes; chain,
-// when not nil, is the client's claim of the MD5 states after each listed
-// part, which lets the check run on all parts at once (see verifyChain).
-// Parts not listed are discarded.
-func (s *Store) Complete(org, uploadID string, partIDs []string, md5Hex string, chain [][]byte) (Upload, File, error) {
+// order. md5Hex, when not empty, must match the MD5 of those bytes, which
+// Complete reads back in the listed order to check it. Parts not listed are
+// discarded.
+func (s *Store) Complete(org, uploadID string, partIDs []string, md5Hex string) (Upload, File, error) {
 	mu := s.lock(uploadID)
 	mu.Lock()
 	defer mu.Unlock()
@@ -263,7 +259,7 @@ func (s *Store) Complete(org, uploadID string, partIDs []string, md5Hex string, 
 		return Upload{}, File{}, err
 	}
 	if md5Hex != "" {
-		got, err := s.md5Of(uploadID, listed, chain)
+		got, err := s.md5Of(listed)
 		if err != nil {
 			return Upload{}, File{}, err
 		}
@@ -320,9 +316,21 @@ func (s *Store) Complete(org, uploadID string, partIDs []string, md5Hex string, 
 	if err != nil {
 		return Upload{}, File{}, err
 	}
-	s.pre.drop(uploadID)
 	s.removeBytes(discard)
 	return u, f, nil
+}
+
+// md5Of is the hex MD5 of the parts' bytes in order: one pass over them,
+// each read with O_DIRECT one chunk ahead of the hash (see hashFile).
+// crypto/md5 is the faster for one stream; md5-simd pays off only with many.
+func (s *Store) md5Of(parts []Part) (string, error) {
+	h := md5.New()
+	for _, p := range parts {
+		if err := hashFile(h, s.abs(p.Path)); err != nil {
+			return "", fmt.Errorf("read part %s for the MD5 check: %w", p.ID, err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // resolveParts checks part_ids against the upload's parts and returns them in
@@ -391,7 +399,6 @@ func (s *Store) Cancel(org, uploadID string) (Upload, error) {
 	if err != nil {
 		return Upload{}, err
 	}
-	s.pre.drop(uploadID)
 	s.removeBytes(discard)
 	return u, nil
 }

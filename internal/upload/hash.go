@@ -1,9 +1,12 @@
 package upload
 
 import (
+	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -17,25 +20,31 @@ import (
 const hashChunk = 4 << 20
 
 // fileHasher computes the whole file's MD5 in one sequential pass, running
-// while parts upload in parallel. It can start from a saved state (a
-// resume) and publishes its state so the journal can save it.
+// while parts upload in parallel. It is the only place the client hashes the
+// file's bytes: besides the MD5 for complete, it records the MD5 state at
+// each part's end (the chain), from which any part can later be checked on
+// its own (see checkPart). It can start from a saved state (a resume) and
+// publishes its state so the journal can save it.
 type fileHasher struct {
 	h    hash.Hash
 	size int64
 	// ends are the parts' end offsets, in order; chain[i] is the state
-	// after part i, once hashed (nil for parts before a resumed state).
-	ends  []int64
-	chain [][]byte
+	// after part i, once hashed (nil before that, and for parts a resume
+	// started past without a saved state).
+	ends []int64
 
 	mu     sync.Mutex
+	chain  [][]byte
 	state  []byte // marshalled digest after offset bytes
 	offset int64
 }
 
 // newFileHasher starts from a saved state, or from zero when state is empty
-// or cannot be restored.
-func newFileHasher(size int64, state []byte, offset int64, ends []int64) *fileHasher {
+// or cannot be restored. chain holds the states already known (it may be
+// nil or shorter than ends).
+func newFileHasher(size int64, state []byte, offset int64, ends []int64, chain [][]byte) *fileHasher {
 	fh := &fileHasher{h: md5.New(), size: size, ends: ends, chain: make([][]byte, len(ends))}
+	copy(fh.chain, chain)
 	if len(state) > 0 && offset > 0 {
 		if err := fh.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err == nil {
 			fh.state, fh.offset = state, offset
@@ -46,16 +55,17 @@ func newFileHasher(size int64, state []byte, offset int64, ends []int64) *fileHa
 	return fh
 }
 
-// run hashes f from where the state left off to the end. It stops early
-// with ctx's error when done is closed.
-func (fh *fileHasher) run(f *os.File, done <-chan struct{}) (string, error) {
+// errShrunk is a file that ended before its size: it changed.
+var errShrunk = errors.New("the file got shorter while it was being read")
+
+// run hashes f from where the state left off to the end, and returns the
+// MD5 in hex. It stops early with ctx's error.
+func (fh *fileHasher) run(ctx context.Context, f *os.File) (string, error) {
 	buf := make([]byte, 1<<20)
 	off := fh.offset
 	for off < fh.size {
-		select {
-		case <-done:
-			return "", errStopped
-		default:
+		if err := ctx.Err(); err != nil {
+			return "", err
 		}
 		end := min(off+hashChunk, fh.size)
 		next := sort.Search(len(fh.ends), func(i int) bool { return fh.ends[i] > off })
@@ -68,9 +78,9 @@ func (fh *fileHasher) run(f *os.File, done <-chan struct{}) (string, error) {
 			return "", fmt.Errorf("read %s for its MD5: %w", f.Name(), err)
 		}
 		if off != end {
-			return "", fmt.Errorf("%s got shorter while it was being read (%d bytes, expected %d): it changed during the upload", f.Name(), off, fh.size)
+			return "", errShrunk
 		}
-		state, err := fh.h.(encoding.BinaryMarshaler).MarshalBinary()
+		state, err := marshalMD5(fh.h)
 		if err != nil {
 			return "", err
 		}
@@ -84,31 +94,38 @@ func (fh *fileHasher) run(f *os.File, done <-chan struct{}) (string, error) {
 	return hex.EncodeToString(fh.h.Sum(nil)), nil
 }
 
-// md5Chain returns the state after each part, or nil if one is missing (a
-// resume started from a saved state). Call it after run has returned.
-func (fh *fileHasher) md5Chain() [][]byte {
+// snapshot returns the latest published state and its offset, and the
+// chain as far as it is known.
+func (fh *fileHasher) snapshot() (state []byte, offset int64, chain [][]byte) {
 	fh.mu.Lock()
 	defer fh.mu.Unlock()
-	for _, st := range fh.chain {
-		if st == nil {
-			return nil
+	return fh.state, fh.offset, append([][]byte(nil), fh.chain...)
+}
+
+func marshalMD5(h hash.Hash) ([]byte, error) {
+	return h.(encoding.BinaryMarshaler).MarshalBinary()
+}
+
+// checkPart reports whether the n bytes of f at off take the MD5 state from
+// before (nil: the start of the file) to after: whether the part's bytes
+// are those the whole-file pass saw. An error means it could not be read.
+func checkPart(f *os.File, off, n int64, before, after []byte) (bool, error) {
+	h := md5.New()
+	if len(before) > 0 {
+		if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(before); err != nil {
+			return false, err
 		}
 	}
-	return fh.chain
-}
-
-// snapshot returns the latest published state and its offset.
-func (fh *fileHasher) snapshot() ([]byte, int64) {
-	fh.mu.Lock()
-	defer fh.mu.Unlock()
-	return fh.state, fh.offset
-}
-
-// partMD5 reads one range of f and returns its MD5 (for --verify).
-func partMD5(f *os.File, off, n int64) (string, error) {
-	h := md5.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, off, n)); err != nil {
-		return "", err
+	got, err := io.Copy(h, io.NewSectionReader(f, off, n))
+	if err != nil {
+		return false, err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	if got != n {
+		return false, errShrunk
+	}
+	state, err := marshalMD5(h)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(state, after), nil
 }

@@ -1,6 +1,7 @@
 package upload
 
 import (
+	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -30,28 +31,13 @@ func benchFile(b *testing.B, size int64) *os.File {
 
 // BenchmarkFileHasher is the whole-file MD5 pass that runs while the parts
 // upload: 256 MiB read in 4 MiB sections, publishing the digest's state
-// after each for the journal.
+// after each for the journal. It is all the hashing the client does.
 func BenchmarkFileHasher(b *testing.B) {
 	const size = 256 << 20
 	f := benchFile(b, size)
 	b.SetBytes(size)
 	for b.Loop() {
-		if _, err := newFileHasher(size, nil, 0, nil).run(f, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkPartMD5 is what a part costs the client, beyond sending it,
-// against a server that reports no MD5 for what it stored (the real API): its
-// 64 MiB re-read from the page cache and hashed for the journal. The bundled
-// server reports the MD5, and the client then hashes nothing per part.
-func BenchmarkPartMD5(b *testing.B) {
-	const size = 64 << 20
-	f := benchFile(b, size)
-	b.SetBytes(size)
-	for b.Loop() {
-		if _, err := partMD5(f, 0, size); err != nil {
+		if _, err := newFileHasher(size, nil, 0, nil, nil).run(context.Background(), f); err != nil {
 			b.Fatal(err)
 		}
 	}

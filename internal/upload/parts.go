@@ -3,7 +3,6 @@ package upload
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -13,66 +12,85 @@ import (
 	"github.com/uploads-dev/uploads/internal/retry"
 )
 
-// sendPart uploads part i with retries: transient failures are tried again;
-// a 429 holds every worker back.
-//
-// The part's MD5 recorded in the journal is the one the server reports for
-// what it stored (the bundled server's extension), so the bytes are not
-// hashed a second time here. A server that reports none (the real API) gets
-// the MD5 of the file's bytes, read again once the part is acknowledged: in
-// late, so that the worker starts its next part meanwhile; the part counts
-// as done when that hash is in the journal. Either way a part that arrived
-// damaged is caught by the whole file's MD5 at complete, and then found and
-// sent again (see repair).
-func (r *run) sendPart(ctx context.Context, i int, late *errgroup.Group) error {
+// sendMissing uploads, in parallel, every part without an id in the journal.
+func (r *run) sendMissing(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.opts.Concurrency)
 	r.mu.Lock()
-	p := r.j.Parts[i]
+	n := len(r.j.Parts)
 	r.mu.Unlock()
-	body := api.PartBody{Size: p.Length, Number: i + 1, Replayable: true, Open: func() (io.Reader, error) {
-		return io.NewSectionReader(r.file, p.Offset, p.Length), nil
-	}}
+	for i := range n {
+		if gctx.Err() != nil {
+			break
+		}
+		r.mu.Lock()
+		done := r.j.Parts[i].ID != ""
+		r.mu.Unlock()
+		if done {
+			continue
+		}
+		g.Go(func() error { return r.sendPart(gctx, i) })
+	}
+	err := g.Wait()
+	if err == nil {
+		err = ctx.Err()
+	}
+	return err
+}
+
+// sendPart uploads part i with retries: transient failures are tried again;
+// a 429 holds every worker back. The part is journaled the moment the
+// server acknowledges it; its bytes are hashed only by the whole-file pass.
+func (r *run) sendPart(ctx context.Context, i int) error {
+	r.mu.Lock()
+	p, uploadID := r.j.Parts[i], r.j.UploadID
+	r.mu.Unlock()
+	body := api.Section(r.file, p.Offset, p.Length)
 	op := retry.Op{
-		Policy:   r.u.Opts.Retry,
-		Classify: func(err error) retry.Verdict { return verdict(ctx, err) },
-		Progress: r.acks.Load,
+		Policy:   r.opts.Retry,
+		Classify: func(err error) retry.Verdict { return r.verdict(ctx, err) },
+		Progress: r.ackedParts,
 		Gate:     &r.gate,
 		OnRetry: func(a retry.Attempt) {
-			r.mu.Lock()
-			r.retries++
+			r.retries.Add(1)
 			r.emit(Event{Type: EventRetry, Part: i + 1, Attempt: a.N, Wait: a.Wait, Error: a.Err.Error()})
-			r.mu.Unlock()
 		},
 	}
 	attempt := 0
 	err := op.Do(ctx, func() error {
 		attempt++
-		r.emitLocked(Event{Type: EventPartStarted, Part: i + 1, Attempt: attempt})
-		part, err := r.u.Client.AddPart(ctx, r.j.UploadID, body)
+		r.emit(Event{Type: EventPartStarted, Part: i + 1, Attempt: attempt})
+		part, err := r.u.Client.AddPart(ctx, uploadID, body)
 		if err != nil {
 			return err
 		}
-		if part.MD5 != "" {
-			r.serverMD5.Store(true)
-			return r.ack(i, part.ID, part.MD5)
-		}
-		late.Go(func() error {
-			sum, err := partMD5(r.file, p.Offset, p.Length)
-			if err != nil {
-				return fmt.Errorf("read part %d of %s for its MD5: %w", i+1, r.path, err)
-			}
-			return r.ack(i, part.ID, sum)
-		})
-		return nil
+		return r.ack(i, part.ID)
 	})
-	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("part %d of %s (bytes %d-%d): %w", i+1, r.path, p.Offset, p.Offset+p.Length-1, err)
+	if err == nil || ctx.Err() != nil {
+		return err
 	}
-	return err
+	if r.changed() {
+		return &ChangedError{Path: r.path}
+	}
+	if how, ok := sessionEnded(err); ok {
+		return &endedError{uploadID: uploadID, how: how, err: err}
+	}
+	return fmt.Errorf("part %d of %s (bytes %d-%d): %w", i+1, r.path, p.Offset, p.Offset+p.Length-1, err)
 }
 
-// verdict says whether a part's failure is worth another attempt.
-func verdict(ctx context.Context, err error) retry.Verdict {
-	if api.Classify(ctx, err) != api.Transient {
+// ackedParts counts the acknowledged parts: the progress that resets the
+// retry budget.
+func (r *run) ackedParts() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, _ := r.j.Acked()
+	return int64(n)
+}
+
+// verdict says whether a part's failure is worth another attempt. A file
+// that changed is not: its bytes can no longer be the file's.
+func (r *run) verdict(ctx context.Context, err error) retry.Verdict {
+	if api.Classify(ctx, err) != api.Transient || r.changed() {
 		return retry.Verdict{}
 	}
 	after, ok := api.RetryAfter(err)
@@ -84,19 +102,14 @@ func verdict(ctx context.Context, err error) retry.Verdict {
 
 // ack records an acknowledged part in the journal (durably) before the part
 // counts as done.
-func (r *run) ack(i int, id, sum string) error {
+func (r *run) ack(i int, id string) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.j.Parts[i].ID, r.j.Parts[i].MD5 = id, sum
-	if err := r.saveLocked(); err != nil {
+	r.j.Parts[i].ID = id
+	err := r.saveLocked()
+	r.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("save the resume journal: %w", err)
 	}
-	n := r.j.Parts[i].Length
-	r.partsDone++
-	r.bytesDone += n
-	r.sentParts++
-	r.sentBytes += n
-	r.acks.Add(1)
 	r.emit(Event{Type: EventPartDone, Part: i + 1})
 	r.warnIfTooSlow()
 	return nil
@@ -105,17 +118,24 @@ func (r *run) ack(i int, id, sum string) error {
 // warnIfTooSlow warns once when, at the rate seen so far, the rest will not
 // arrive before the session expires.
 func (r *run) warnIfTooSlow() {
-	elapsed := time.Since(r.started)
-	if r.warned || r.sentBytes == 0 || elapsed < time.Second {
+	now := r.opts.now()
+	elapsed := now.Sub(r.started)
+	r.mu.Lock()
+	_, done := r.j.Acked()
+	sent := done - r.ackedBytesAtStart
+	expires, id := r.j.ExpiresAt, r.j.UploadID
+	if r.warned || sent <= 0 || elapsed < time.Second {
+		r.mu.Unlock()
 		return
 	}
-	rate := float64(r.sentBytes) / elapsed.Seconds()
-	eta := time.Duration(float64(r.fp.Size-r.bytesDone) / rate * float64(time.Second))
-	left := time.Until(time.Unix(r.j.ExpiresAt, 0))
-	if eta > left {
-		r.warned = true
-		r.emit(Event{Type: EventWarning, Message: fmt.Sprintf(
-			"at %.1f MiB/s the remaining %d MiB need about %s, but upload %s expires in %s; consider more --concurrency",
-			rate/(1<<20), (r.fp.Size-r.bytesDone)>>20, eta.Round(time.Second), r.j.UploadID, left.Round(time.Second))})
+	rate := float64(sent) / elapsed.Seconds()
+	eta := time.Duration(float64(r.fp.Size-done) / rate * float64(time.Second))
+	left := time.Unix(expires, 0).Sub(now)
+	tooSlow := eta > left
+	r.warned = tooSlow
+	r.mu.Unlock()
+	if tooSlow {
+		r.warn(0, "at %.1f MiB/s the remaining %d MiB need about %s, but upload %s expires in %s; consider more --concurrency or a faster network",
+			rate/(1<<20), (r.fp.Size-done)>>20, eta.Round(time.Second), id, left.Round(time.Second))
 	}
 }

@@ -5,7 +5,10 @@
 // crash-safe journal so that an interrupted upload resumes where it stopped,
 // and completes with the ordered part ids and the MD5.
 //
-// It knows nothing of the command line: progress goes to a Reporter.
+// It speaks only the API as the real service defines it (create, parts,
+// complete, cancel, and the files list to find a file whose answer was
+// lost), and has one path for every server. It knows nothing of the command
+// line: progress goes to a Reporter.
 package upload
 
 import (
@@ -18,8 +21,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/uploads-dev/uploads/internal/api"
 	"github.com/uploads-dev/uploads/internal/journal"
@@ -38,7 +39,9 @@ const resumeMargin = 2 * time.Minute
 
 // Options tune an upload.
 type Options struct {
-	Purpose      string
+	Purpose string
+	// PartSize is the size of every part but the last; 0 lets PlanPartSize
+	// choose. A resume goes on with the journal's part size.
 	PartSize     int64
 	Concurrency  int
 	ExpiresAfter int64  // seconds; 0 for none
@@ -49,12 +52,14 @@ type Options struct {
 	// Restart ignores (and replaces) an existing journal.
 	Restart bool
 	// Verify re-reads acknowledged parts on resume and re-sends those whose
-	// bytes no longer match the journal.
+	// bytes no longer match what the whole-file MD5 saw.
 	Verify bool
 	// CancelOnFailure cancels the session (and drops the journal) when the
 	// upload fails or is interrupted, instead of keeping it for a resume.
 	CancelOnFailure bool
 	Report          Reporter
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // Check validates the options before any request.
@@ -62,7 +67,7 @@ func (o Options) Check() error {
 	switch {
 	case o.Purpose == "":
 		return errors.New("a purpose is required (--purpose), for example video")
-	case o.PartSize <= 0 || o.PartSize > MaxPartSize:
+	case o.PartSize < 0 || o.PartSize > MaxPartSize:
 		return fmt.Errorf("part size %d is out of range: it must be more than 0 and at most 64 MiB (67108864 bytes)", o.PartSize)
 	case o.Concurrency < 1:
 		return fmt.Errorf("concurrency %d must be at least 1", o.Concurrency)
@@ -72,12 +77,39 @@ func (o Options) Check() error {
 	return nil
 }
 
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// MinAutoPartSize is the smallest part PlanPartSize chooses: S3-backed
+// providers refuse smaller parts (but the last), and below it a part's
+// request overhead starts to weigh on a far-away link.
+const MinAutoPartSize = 5 << 20
+
+// PlanPartSize chooses the part size of a file of size bytes sent over
+// concurrency connections: as few parts as the 64 MiB cap allows, rounded up
+// to a multiple of concurrency so that every connection has the same number
+// of parts and all finish together, each a whole number of MiB and at least
+// MinAutoPartSize.
+func PlanPartSize(size int64, concurrency int) int64 {
+	c := int64(max(concurrency, 1))
+	n := (size + MaxPartSize - 1) / MaxPartSize
+	n = (n + c - 1) / c * c
+	ps := (size + n - 1) / n
+	ps = (ps + 1<<20 - 1) &^ (1<<20 - 1)
+	return min(max(ps, MinAutoPartSize), MaxPartSize)
+}
+
 // Result is a completed upload.
 type Result struct {
 	File     string
 	UploadID string
 	FileID   string
-	// Upload is the completed Upload object as the API returned it.
+	// Upload is the completed Upload object as the API returned it (or, when
+	// Recovered, as rebuilt from the file found).
 	Upload json.RawMessage
 	// Resumed tells whether a journal was used; PartsSent and BytesSent
 	// count what this run sent (acknowledged), not what an earlier run did.
@@ -85,6 +117,9 @@ type Result struct {
 	PartsSent int
 	BytesSent int64
 	Retries   int
+	// Recovered means the answer to complete was lost and the file was
+	// found in the files list instead.
+	Recovered bool
 }
 
 // FailedError is an upload that did not complete. Kept says whether the
@@ -104,7 +139,12 @@ func (e *FailedError) Error() string { return e.Err.Error() }
 // Unwrap returns the cause.
 func (e *FailedError) Unwrap() error { return e.Err }
 
-var errStopped = errors.New("stopped")
+// ChangedError is a file that changed while it was being uploaded.
+type ChangedError struct{ Path string }
+
+func (e *ChangedError) Error() string {
+	return fmt.Sprintf("%s changed during the upload (its size, modification time or bytes differ from when it started); nothing was completed", e.Path)
+}
 
 // Uploader uploads files with one client.
 type Uploader struct {
@@ -114,25 +154,28 @@ type Uploader struct {
 
 // run is the state of one file's upload.
 type run struct {
-	u       *Uploader
-	ctx     context.Context
-	file    *os.File
-	path    string
-	fp      journal.Fingerprint
-	hasher  *fileHasher
-	gate    retry.Gate
-	started time.Time
+	u        *Uploader
+	opts     Options
+	file     *os.File
+	path     string
+	fp       journal.Fingerprint
+	partSize int64
+	started  time.Time
+	gate     retry.Gate
+	hasher   *fileHasher
+	retries  atomic.Int64
 
-	mu        sync.Mutex // guards j, the counters below and journal writes
-	j         *journal.Journal
-	partsDone int
-	bytesDone int64
-	sentParts int
-	sentBytes int64
-	retries   int
-	warned    bool
-	acks      atomic.Int64
-	serverMD5 atomic.Bool // the server reported the MD5 of a part it stored
+	// ackedAtStart is what the journal had acknowledged when this run
+	// started sending: what it sent since derives from the journal.
+	ackedAtStart      int
+	ackedBytesAtStart int64
+
+	mu       sync.Mutex // guards j, warned, repaired and journal writes
+	j        *journal.Journal
+	warned   bool
+	repaired bool
+
+	emitMu sync.Mutex // reports go out one at a time, in order, outside mu
 }
 
 // Put uploads one file.
@@ -144,302 +187,303 @@ func (u *Uploader) Put(ctx context.Context, path string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Stat before opening: opening a FIFO would block until a writer came.
+	st, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	if err := checkRegular(path, st); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(abs)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", path, err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
+	if fst, err := f.Stat(); err != nil || !os.SameFile(st, fst) || fst.Size() != st.Size() || !fst.ModTime().Equal(st.ModTime()) {
+		return nil, &ChangedError{Path: path}
 	}
-	switch {
-	case !st.Mode().IsRegular():
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	case st.Size() == 0:
-		return nil, fmt.Errorf("%s is empty: the Uploads API takes files of 1 byte to 8 GiB", path)
-	case st.Size() > MaxFileSize:
-		return nil, fmt.Errorf("%s is %d bytes, over the 8 GiB (8589934592 bytes) the Uploads API accepts", path, st.Size())
-	}
-	r := &run{u: u, ctx: ctx, file: f, path: path, started: time.Now(), fp: journal.Fingerprint{
-		Path: abs, Size: st.Size(), ModTime: st.ModTime().UnixNano(), Purpose: u.Opts.Purpose,
-		PartSize: u.Opts.PartSize, BaseURL: u.Client.BaseURL(),
+	r := &run{u: u, opts: u.Opts, file: f, path: path, started: u.Opts.now(), fp: journal.Fingerprint{
+		Path: abs, Size: st.Size(), ModTime: st.ModTime().UnixNano(), Purpose: u.Opts.Purpose, BaseURL: u.Client.BaseURL(),
 	}}
-	return r.do()
+	if r.opts.Journal != nil {
+		lock, err := r.opts.Journal.Lock(r.fp.Key())
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = lock.Unlock() }()
+	}
+	return r.do(ctx)
 }
 
+// checkRegular refuses what cannot be uploaded, before anything is opened.
+func checkRegular(path string, st os.FileInfo) error {
+	switch {
+	case st.IsDir():
+		return fmt.Errorf("%s is a directory: give the files in it (for example %s/*)", path, path)
+	case !st.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file (%s): only files of known size can be uploaded in parts", path, describeMode(st.Mode()))
+	case st.Size() == 0:
+		return fmt.Errorf("%s is empty: the Uploads API takes files of 1 byte to 8 GiB", path)
+	case st.Size() > MaxFileSize:
+		return fmt.Errorf("%s is %d bytes, over the 8 GiB (8589934592 bytes) the Uploads API accepts", path, st.Size())
+	}
+	return nil
+}
+
+func describeMode(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.String()
+}
+
+// emit reports e with the progress as the journal has it. It must not be
+// called with mu held.
 func (r *run) emit(e Event) {
-	if r.u.Opts.Report == nil {
+	if r.opts.Report == nil {
 		return
 	}
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
 	e.File = r.path
+	e.BytesTotal = r.fp.Size
+	e.Retries = int(r.retries.Load())
+	r.mu.Lock()
 	if r.j != nil {
 		e.UploadID = r.j.UploadID
 		e.PartsTotal = len(r.j.Parts)
+		e.PartsDone, e.BytesDone = r.j.Acked()
 	}
-	e.BytesTotal = r.fp.Size
-	e.BytesDone, e.PartsDone, e.Retries = r.bytesDone, r.partsDone, r.retries
-	r.u.Opts.Report(e)
+	r.mu.Unlock()
+	r.opts.Report(e)
 }
 
-func (r *run) emitLocked(e Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.emit(e)
+func (r *run) warn(part int, format string, args ...any) {
+	r.emit(Event{Type: EventWarning, Part: part, Message: fmt.Sprintf(format, args...)})
 }
 
-func (r *run) do() (*Result, error) {
-	resumed, err := r.resume()
+func (r *run) do(ctx context.Context) (*Result, error) {
+	resumed, err := r.resume(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if !resumed {
-		if err := r.create(); err != nil {
+		if err := r.create(ctx); err != nil {
 			return nil, err
 		}
 	}
-	for _, p := range r.j.Parts {
-		if p.ID != "" {
-			r.partsDone++
-			r.bytesDone += p.Length
-		}
-	}
-	r.emitLocked(Event{Type: EventStart, Resumed: resumed})
-	res, err := r.send()
+	res, err := r.upload(ctx, resumed)
 	if err != nil {
-		return nil, r.failed(err)
+		return nil, r.failed(ctx, err)
 	}
-	res.Resumed = resumed
 	return res, nil
 }
 
-// create opens a new session and writes its journal before any part.
-func (r *run) create() error {
-	mt := r.u.Opts.MimeType
+// upload sends and completes the journal's session; a session that ended
+// elsewhere (cancelled, expired, unknown to the server) is replaced by a new
+// one, once.
+func (r *run) upload(ctx context.Context, resumed bool) (*Result, error) {
+	for startedOver := false; ; startedOver = true {
+		r.mu.Lock()
+		r.ackedAtStart, r.ackedBytesAtStart = r.j.Acked()
+		r.mu.Unlock()
+		r.emit(Event{Type: EventStart, Resumed: resumed})
+		res, err := r.send(ctx)
+		var ended *endedError
+		if !errors.As(err, &ended) || startedOver {
+			if res != nil {
+				res.Resumed = resumed
+			}
+			return res, err
+		}
+		r.warn(0, "upload %s %s; starting over with a new upload", ended.uploadID, ended.how)
+		if r.opts.Journal != nil {
+			if err := r.opts.Journal.Remove(r.fp.Key()); err != nil {
+				return nil, fmt.Errorf("remove the resume journal: %w", err)
+			}
+		}
+		r.mu.Lock()
+		r.j = nil
+		r.mu.Unlock()
+		if err := r.create(ctx); err != nil {
+			return nil, err
+		}
+		resumed = false
+	}
+}
+
+// create opens a new session and writes its journal before any part; if the
+// journal cannot be written, the session is cancelled.
+func (r *run) create(ctx context.Context) error {
+	mt := r.opts.MimeType
 	if mt == "" {
 		var err error
 		if mt, err = mimetype.DetectFile(r.fp.Path); err != nil {
 			return fmt.Errorf("detect the MIME type of %s: %w (pass --mime-type)", r.path, err)
 		}
 	}
+	r.partSize = r.opts.PartSize
+	if r.partSize == 0 {
+		r.partSize = PlanPartSize(r.fp.Size, r.opts.Concurrency)
+	}
 	name := filepath.Base(r.fp.Path)
-	up, err := r.u.Client.CreateUpload(r.ctx, api.NewUpload{Filename: name, Purpose: r.u.Opts.Purpose, Bytes: r.fp.Size,
-		MimeType: mt, ExpiresAfter: r.u.Opts.ExpiresAfter})
+	up, err := r.u.Client.CreateUpload(ctx, api.NewUpload{Filename: name, Purpose: r.opts.Purpose, Bytes: r.fp.Size,
+		MimeType: mt, ExpiresAfter: r.opts.ExpiresAfter})
 	if err != nil {
 		return err
 	}
-	now := time.Now().UTC()
-	r.j = &journal.Journal{Fingerprint: r.fp, UploadID: up.ID, Filename: name, MimeType: mt, ExpiresAt: up.ExpiresAt,
-		CreatedAt: now, UpdatedAt: now, Parts: journal.Plan(r.fp.Size, r.fp.PartSize)}
-	if r.u.Opts.Journal != nil {
-		if err := r.u.Opts.Journal.Save(r.j); err != nil {
-			return err
+	now := r.opts.now().UTC()
+	j := &journal.Journal{Fingerprint: r.fp, PartSize: r.partSize, UploadID: up.ID, Filename: name, MimeType: mt,
+		UploadCreatedAt: up.CreatedAt, ExpiresAt: up.ExpiresAt, CreatedAt: now, UpdatedAt: now,
+		Parts: journal.Plan(r.fp.Size, r.partSize)}
+	if r.opts.Journal != nil {
+		if err := r.opts.Journal.Save(j); err != nil {
+			r.cancelSession(ctx, up.ID)
+			return fmt.Errorf("write the resume journal in %s: %w; upload %s was cancelled (free space there, or pass --journal-dir)", r.opts.Journal.Dir, err, up.ID)
 		}
 	}
+	r.mu.Lock()
+	r.j = j
+	r.mu.Unlock()
 	return nil
+}
+
+// cancelSession cancels a session, best effort, even after ctx has ended.
+func (r *run) cancelSession(ctx context.Context, id string) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_, _ = r.u.Client.Cancel(cctx, id)
 }
 
 // send uploads the parts not yet acknowledged, hashes the file meanwhile, and
 // completes.
-func (r *run) send() (*Result, error) {
-	state, offset := r.j.MD5State, r.j.MD5Offset
-	if r.u.Opts.Verify {
-		state, offset = nil, 0
-	}
+func (r *run) send(ctx context.Context) (*Result, error) {
+	r.mu.Lock()
 	ends := make([]int64, len(r.j.Parts))
+	chain := make([][]byte, len(r.j.Parts))
 	for i, p := range r.j.Parts {
-		ends[i] = p.Offset + p.Length
+		ends[i], chain[i] = p.Offset+p.Length, p.MD5State
 	}
-	r.hasher = newFileHasher(r.fp.Size, state, offset, ends)
-	stopHash := make(chan struct{})
+	r.hasher = newFileHasher(r.fp.Size, r.j.MD5State, r.j.MD5Offset, ends, chain)
+	r.mu.Unlock()
+
+	// A failure of the hasher (the file got shorter) stops the parts too.
+	hctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	type hashResult struct {
 		sum string
 		err error
 	}
 	hashed := make(chan hashResult, 1)
 	go func() {
-		sum, err := r.hasher.run(r.file, stopHash)
+		sum, err := r.hasher.run(hctx, r.file)
+		if errors.Is(err, errShrunk) {
+			err = &ChangedError{Path: r.path}
+		}
+		if err != nil {
+			stop(err)
+		}
 		hashed <- hashResult{sum, err}
 	}()
 
-	err := r.sendMissing()
+	err := r.sendMissing(hctx)
 	if err != nil {
-		close(stopHash)
+		if cause := context.Cause(hctx); ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+			err = cause
+		}
+		stop(nil)
 		<-hashed
 		r.saveJournal()
 		return nil, err
 	}
 	h := <-hashed
 	if h.err != nil {
+		r.saveJournal()
 		return nil, h.err
 	}
 	if err := r.checkUnchanged(); err != nil {
 		return nil, err
 	}
-	up, err := r.complete(h.sum)
-	if ae, ok := api.ErrorOf(err); ok && ae.Code == "md5_mismatch" {
-		up, err = r.repair(h.sum, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if r.u.Opts.Journal != nil {
-		_ = r.u.Opts.Journal.Remove(r.fp.Key())
-	}
-	res := &Result{File: r.path, UploadID: up.ID, FileID: up.File.ID, Upload: api.RawJSON(up),
-		PartsSent: r.sentParts, BytesSent: r.sentBytes, Retries: r.retries}
-	r.emitLocked(Event{Type: EventCompleted, FileID: up.File.ID})
-	return res, nil
+	return r.complete(ctx, h.sum)
 }
 
-// sendMissing uploads, in parallel, every part without an id in the journal.
-func (r *run) sendMissing() error {
-	g, gctx := errgroup.WithContext(r.ctx)
-	g.SetLimit(r.u.Opts.Concurrency)
-	var late errgroup.Group // parts' own MD5s, where the server reports none
-	late.SetLimit(r.u.Opts.Concurrency)
-	for i := range r.j.Parts {
-		if gctx.Err() != nil {
-			break
-		}
-		r.mu.Lock()
-		done := r.j.Parts[i].ID != ""
-		r.mu.Unlock()
-		if done {
-			continue
-		}
-		g.Go(func() error { return r.sendPart(gctx, i, &late) })
-	}
-	err := g.Wait()
-	if lerr := late.Wait(); err == nil {
-		err = lerr
-	}
-	if err == nil {
-		err = r.ctx.Err()
-	}
-	return err
-}
-
-// complete completes the session with the journal's parts in order. To a
-// server that reported what it stored for the parts (the bundled server), it
-// also sends the file's MD5 state after each part, so that the server can
-// check the MD5 of the parts all at once (the X-MD5-Chain extension).
-func (r *run) complete(sum string) (*api.Upload, error) {
-	ids := make([]string, len(r.j.Parts))
-	for i, p := range r.j.Parts {
-		ids[i] = p.ID
-	}
-	var chain [][]byte
-	if r.serverMD5.Load() {
-		chain = r.hasher.md5Chain()
-	}
-	return r.u.Client.CompleteChained(r.ctx, r.j.UploadID, ids, sum, chain)
-}
-
-// repair handles a complete refused because the parts' bytes do not add up
-// to the file's MD5: some part arrived damaged. It re-reads each part of the
-// file, compares it with the MD5 the server reported for what it stored (as
-// journaled), sends again the parts that differ (or cannot be read: sending
-// them will say why), and completes once more. If every part matches, the
-// server's parts are what was sent and the refusal stands.
-func (r *run) repair(sum string, refused error) (*api.Upload, error) {
-	damaged := r.mismatched(r.j)
-	if len(damaged) == 0 {
-		return nil, refused
-	}
-	r.mu.Lock()
-	for _, i := range damaged {
-		r.emit(Event{Type: EventWarning, Part: i + 1, Message: fmt.Sprintf(
-			"part %d arrived damaged (the server stored bytes with MD5 %s, the file has other bytes there); sending it again", i+1, r.j.Parts[i].MD5)})
-		r.j.Parts[i].ID, r.j.Parts[i].MD5 = "", ""
-		r.partsDone--
-		r.bytesDone -= r.j.Parts[i].Length
-	}
-	err := r.saveLocked()
-	r.mu.Unlock()
-	if err != nil {
-		return nil, fmt.Errorf("save the resume journal: %w", err)
-	}
-	if err := r.sendMissing(); err != nil {
-		r.saveJournal()
-		return nil, err
-	}
-	if err := r.checkUnchanged(); err != nil {
-		return nil, err
-	}
-	return r.complete(sum)
-}
-
-// checkUnchanged refuses to complete if the file changed since the start.
+// checkUnchanged refuses to go on if the file changed since the start.
 func (r *run) checkUnchanged() error {
-	st, err := os.Stat(r.fp.Path)
-	if err != nil {
-		return fmt.Errorf("%s: %w", r.path, err)
-	}
-	if st.Size() != r.fp.Size || st.ModTime().UnixNano() != r.fp.ModTime {
-		return &changedError{path: r.path}
+	if r.changed() {
+		return &ChangedError{Path: r.path}
 	}
 	return nil
 }
 
-type changedError struct{ path string }
-
-func (e *changedError) Error() string {
-	return fmt.Sprintf("%s changed while it was being uploaded (its size or modification time differs); the upload was not completed. Run the command again to upload the new content", e.path)
+// changed reports whether the file's size or modification time differ from
+// the start (or it can no longer be found).
+func (r *run) changed() bool {
+	st, err := os.Stat(r.fp.Path)
+	return err != nil || st.Size() != r.fp.Size || st.ModTime().UnixNano() != r.fp.ModTime
 }
 
 // failed decides what to keep after err: the session and journal for a
 // resume, unless the failure makes them useless or --cancel-on-failure.
-func (r *run) failed(err error) error {
+func (r *run) failed(ctx context.Context, err error) error {
 	fe := &FailedError{File: r.path, Err: err}
-	if r.j == nil {
+	r.mu.Lock()
+	j := r.j
+	if j != nil {
+		fe.UploadID, fe.Parts = j.UploadID, len(j.Parts)
+		fe.PartsDone, _ = j.Acked()
+	}
+	r.mu.Unlock()
+	if j == nil {
 		return fe
 	}
-	fe.UploadID, fe.Parts = r.j.UploadID, len(r.j.Parts)
-	r.mu.Lock()
-	fe.PartsDone = r.partsDone
-	r.mu.Unlock()
-	useless := false
-	var ce *changedError
-	if errors.As(err, &ce) {
+	var ce *ChangedError
+	var ended *endedError
+	useless := errors.As(err, &ce) || errors.As(err, &ended)
+	if ae, ok := api.ErrorOf(err); ok && ae.Code == "md5_mismatch" {
 		useless = true
 	}
-	if ae, ok := api.ErrorOf(err); ok && (ae.Code == "md5_mismatch" || ae.Code == "upload_expired" || ae.Code == "upload_not_pending") {
-		useless = true
-	}
-	if r.u.Opts.CancelOnFailure || useless {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 10*time.Second)
-		_, _ = r.u.Client.Cancel(cctx, r.j.UploadID)
-		cancel()
-		if r.u.Opts.Journal != nil {
-			_ = r.u.Opts.Journal.Remove(r.fp.Key())
+	if r.opts.CancelOnFailure || useless {
+		r.cancelSession(ctx, j.UploadID)
+		if r.opts.Journal != nil {
+			_ = r.opts.Journal.Remove(r.fp.Key())
 		}
 		return fe
 	}
-	if r.u.Opts.Journal != nil {
-		fe.Journal = r.u.Opts.Journal.Path(r.fp.Key())
+	if r.opts.Journal != nil {
+		fe.Journal = r.opts.Journal.Path(r.fp.Key())
 		fe.Kept = true
 	}
 	return fe
 }
 
-// saveJournal writes the journal with the hasher's latest state.
+// saveJournal writes the journal with the hasher's latest state, best effort.
 func (r *run) saveJournal() {
-	if r.u.Opts.Journal == nil {
-		return
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	_ = r.saveLocked()
 }
 
 func (r *run) saveLocked() error {
-	if r.u.Opts.Journal == nil {
+	if r.opts.Journal == nil || r.j == nil {
 		return nil
 	}
 	if r.hasher != nil {
-		r.j.MD5State, r.j.MD5Offset = r.hasher.snapshot()
+		state, offset, chain := r.hasher.snapshot()
+		r.j.MD5State, r.j.MD5Offset = state, offset
+		for i := range r.j.Parts {
+			if i < len(chain) && chain[i] != nil {
+				r.j.Parts[i].MD5State = chain[i]
+			}
+		}
 	}
-	r.j.UpdatedAt = time.Now().UTC()
-	return r.u.Opts.Journal.Save(r.j)
+	r.j.UpdatedAt = r.opts.now().UTC()
+	return r.opts.Journal.Save(r.j)
 }

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"encoding"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -17,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -123,59 +123,304 @@ func content(t *testing.T, s *servertest.Server, fileID string) []byte {
 
 func md5hex(b []byte) string { s := md5.Sum(b); return hex.EncodeToString(s[:]) }
 
-func TestPutRoundTrip(t *testing.T) {
-	s := servertest.Start(t, server.Config{})
-	dir := t.TempDir()
-	path, data := writeFile(t, dir, 1<<20+12345, 1) // 17 parts, the last short
-	ev := &events{}
-	o := opts(t, ev, filepath.Join(dir, "journal"))
-	res, err := (&upload.Uploader{Client: client(t, s), Opts: o}).Put(context.Background(), path)
+// modes runs f against the bundled server in its default mode and in its
+// strict mode (the real service's surface, no extension).
+func modes(t *testing.T, f func(t *testing.T, strict bool)) {
+	for _, strict := range []bool{false, true} {
+		name := "default"
+		if strict {
+			name = "strict"
+		}
+		t.Run(name, func(t *testing.T) { f(t, strict) })
+	}
+}
+
+// noExtensions fails the test when the client uses anything the real
+// service lacks: reading an upload or its parts, or an extension header.
+func noExtensions(t *testing.T) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/uploads") {
+				t.Errorf("the client used an extension: %s %s", r.Method, r.URL.Path)
+			}
+			for _, h := range []string{"X-Part-Number", "X-MD5-Chain"} {
+				if r.Header.Get(h) != "" {
+					t.Errorf("the client sent the extension header %s", h)
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// start runs the bundled server for an engine test, with the extension
+// guard outermost and wraps inside it.
+func start(t *testing.T, strict bool, wraps ...func(http.Handler) http.Handler) *servertest.Server {
+	t.Helper()
+	return servertest.Start(t, server.Config{Strict: strict}, append(wraps, noExtensions(t))...)
+}
+
+// files lists the ids of the files the test key owns.
+func files(t *testing.T, s *servertest.Server) []string {
+	t.Helper()
+	var ids []string
+	for _, f := range s.Do(t, "GET", "/files", "sk-test", nil, "").JSON(t)["data"].([]any) {
+		ids = append(ids, f.(map[string]any)["id"].(string))
+	}
+	return ids
+}
+
+// uploadStatus reads a session's status from the store (not over HTTP: the
+// client under test must not be seen reading uploads).
+func uploadStatus(t *testing.T, s *servertest.Server, id string) string {
+	t.Helper()
+	u, err := s.Store.GetUpload(server.OrgOf("sk-test"), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(content(t, s, res.FileID), data) {
-		t.Fatal("the uploaded file differs from the source")
+	return u.Status
+}
+
+func journalOf(t *testing.T, dir string, fe *upload.FailedError) *journal.Journal {
+	t.Helper()
+	j, err := (&journal.Store{Dir: dir}).Load(filepath.Base(strings.TrimSuffix(fe.Journal, ".json")))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if res.PartsSent != 17 || res.BytesSent != int64(len(data)) || res.Resumed {
-		t.Fatalf("result = %+v", res)
+	return j
+}
+
+func TestPutRoundTrip(t *testing.T) {
+	modes(t, func(t *testing.T, strict bool) {
+		s := start(t, strict)
+		dir := t.TempDir()
+		path, data := writeFile(t, dir, 1<<20+12345, 1) // 17 parts, the last short
+		ev := &events{}
+		o := opts(t, ev, filepath.Join(dir, "journal"))
+		res, err := (&upload.Uploader{Client: client(t, s), Opts: o}).Put(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(content(t, s, res.FileID), data) {
+			t.Fatal("the uploaded file differs from the source")
+		}
+		if res.PartsSent != 17 || res.BytesSent != int64(len(data)) || res.Resumed || res.Recovered {
+			t.Fatalf("result = %+v", res)
+		}
+		if ev.count(upload.EventPartDone) != 17 || ev.count(upload.EventCompleted) != 1 {
+			t.Fatalf("events: %d part_done, %d completed", ev.count(upload.EventPartDone), ev.count(upload.EventCompleted))
+		}
+		// The journal is gone once the file exists (the lock file stays).
+		if entries, _ := filepath.Glob(filepath.Join(dir, "journal", "*.json")); len(entries) != 0 {
+			t.Fatalf("journal left after success: %v", entries)
+		}
+		f := s.Do(t, "GET", "/files/"+res.FileID, "sk-test", nil, "").JSON(t)
+		if f["bytes"] != float64(len(data)) || f["filename"] != "clip.mp4" {
+			t.Fatalf("file = %v", f)
+		}
+	})
+}
+
+// Each part is in the journal, on disk, by the time it is reported done:
+// a crash after an acknowledgement re-sends nothing that was acknowledged.
+func TestPutJournalsEachPartWhenAcknowledged(t *testing.T) {
+	s := start(t, true)
+	dir := t.TempDir()
+	path, _ := writeFile(t, dir, 1<<20, 2) // 16 parts
+	ev := &events{}
+	jdir := filepath.Join(dir, "j")
+	store := &journal.Store{Dir: jdir}
+	var checked atomic.Int64
+	ev.on = func(e upload.Event) {
+		if e.Type != upload.EventPartDone {
+			return
+		}
+		entries, err := store.List()
+		if err != nil || len(entries) != 1 || entries[0].Journal == nil {
+			t.Errorf("journal at part %d: %v %v", e.Part, entries, err)
+			return
+		}
+		if entries[0].Journal.Parts[e.Part-1].ID == "" {
+			t.Errorf("part %d reported done before it was journaled", e.Part)
+		}
+		checked.Add(1)
 	}
-	if ev.count(upload.EventPartDone) != 17 || ev.count(upload.EventCompleted) != 1 {
-		t.Fatalf("events: %d part_done, %d completed", ev.count(upload.EventPartDone), ev.count(upload.EventCompleted))
+	if _, err := (&upload.Uploader{Client: client(t, s), Opts: opts(t, ev, jdir)}).Put(context.Background(), path); err != nil {
+		t.Fatal(err)
 	}
-	// The journal is gone once the file exists.
-	if entries, _ := os.ReadDir(filepath.Join(dir, "journal")); len(entries) != 0 {
-		t.Fatalf("journal left after success: %v", entries)
-	}
-	// The MIME type came from the extension and the file is complete on the server.
-	f := s.Do(t, "GET", "/files/"+res.FileID, "sk-test", nil, "").JSON(t)
-	if f["bytes"] != float64(len(data)) || f["filename"] != "clip.mp4" {
-		t.Fatalf("file = %v", f)
+	if checked.Load() != 16 {
+		t.Fatalf("checked %d acknowledgements, want 16", checked.Load())
 	}
 }
 
 func TestPutSurvivesInjectedFaults(t *testing.T) {
-	inj, err := faults.New(faults.Config{Rate: 0.3, Seed: 11, RetryAfter: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := servertest.Start(t, server.Config{Faults: inj})
-	dir := t.TempDir()
-	path, data := writeFile(t, dir, 2<<20, 2) // 32 parts
-	ev := &events{}
-	res, err := (&upload.Uploader{Client: client(t, s), Opts: opts(t, ev, dir)}).Put(context.Background(), path)
-	if err != nil {
-		t.Fatalf("with 30%% faults: %v", err)
-	}
-	if !bytes.Equal(content(t, s, res.FileID), data) {
-		t.Fatal("content differs after retries")
-	}
-	if inj.Injected() < 5 || res.Retries < int(inj.Injected())-1 {
-		t.Fatalf("injected %d faults, %d retries: the faults did not happen or were not retried", inj.Injected(), res.Retries)
+	modes(t, func(t *testing.T, strict bool) {
+		inj, err := faults.New(faults.Config{Rate: 0.3, Seed: 11, RetryAfter: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := start(t, strict, inj.Wrap)
+		dir := t.TempDir()
+		path, data := writeFile(t, dir, 2<<20, 2) // 32 parts
+		ev := &events{}
+		res, err := (&upload.Uploader{Client: client(t, s), Opts: opts(t, ev, dir)}).Put(context.Background(), path)
+		if err != nil {
+			t.Fatalf("with 30%% faults: %v", err)
+		}
+		if !bytes.Equal(content(t, s, res.FileID), data) {
+			t.Fatal("content differs after retries")
+		}
+		if inj.Injected() < 5 || res.Retries < int(inj.Injected())-1 {
+			t.Fatalf("injected %d faults, %d retries: the faults did not happen or were not retried", inj.Injected(), res.Retries)
+		}
+	})
+}
+
+// A part whose answer was lost is sent again: the server then holds a copy
+// that complete does not list, and the upload still completes.
+func TestPutCompletesWhenPartAnswersAreLost(t *testing.T) {
+	modes(t, func(t *testing.T, strict bool) {
+		inj, err := faults.New(faults.Config{Rate: 0.25, Seed: 3, Kinds: []faults.Kind{faults.Lost}, Endpoints: []faults.Endpoint{faults.Parts}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := start(t, strict, inj.Wrap)
+		dir := t.TempDir()
+		path, data := writeFile(t, dir, 1<<20, 12) // 16 parts
+		res, err := (&upload.Uploader{Client: client(t, s), Opts: opts(t, &events{}, dir)}).Put(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inj.Injected() == 0 {
+			t.Fatal("no answer was lost")
+		}
+		if !bytes.Equal(content(t, s, res.FileID), data) {
+			t.Fatal("content differs")
+		}
+		if got := len(files(t, s)); got != 1 {
+			t.Fatalf("%d files, want 1", got)
+		}
+	})
+}
+
+// The server completes the upload but its answer never arrives (the SDK's
+// retries then hear that the upload is no longer pending): put ends with the
+// file that was made, and makes no second one.
+func TestPutFindsTheFileWhenTheCompleteAnswerIsLost(t *testing.T) {
+	modes(t, func(t *testing.T, strict bool) {
+		inj, err := faults.New(faults.Config{Rate: 1, Kinds: []faults.Kind{faults.Lost}, Endpoints: []faults.Endpoint{faults.Complete}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := start(t, strict, inj.Wrap)
+		dir := t.TempDir()
+		path, data := writeFile(t, dir, 300<<10, 13)
+		ev := &events{}
+		res, err := (&upload.Uploader{Client: client(t, s), Opts: opts(t, ev, dir)}).Put(context.Background(), path)
+		if err != nil {
+			t.Fatalf("Put = %v; messages:\n%s", err, ev.messages())
+		}
+		if !res.Recovered || !strings.Contains(ev.messages(), "the answer to complete upload "+res.UploadID+" was lost") {
+			t.Fatalf("result %+v; messages:\n%s", res, ev.messages())
+		}
+		if ids := files(t, s); len(ids) != 1 || ids[0] != res.FileID {
+			t.Fatalf("files %v, want exactly %s", ids, res.FileID)
+		}
+		if !bytes.Equal(content(t, s, res.FileID), data) {
+			t.Fatal("content differs")
+		}
+		if entries, _ := filepath.Glob(filepath.Join(dir, "*.json")); len(entries) != 0 {
+			t.Fatalf("journal left after success: %v", entries)
+		}
+	})
+}
+
+// The process dies after the server completed the upload but before the
+// answer arrived: running again finds the file instead of uploading again.
+func TestPutRerunFindsTheFileOfACompleteWhoseAnswerNeverCame(t *testing.T) {
+	modes(t, func(t *testing.T, strict bool) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var hung atomic.Bool
+		hang := func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !strings.HasSuffix(r.URL.Path, "/complete") || hung.Swap(true) {
+					next.ServeHTTP(w, r)
+					return
+				}
+				next.ServeHTTP(httptest.NewRecorder(), r) // the server acts
+				cancel()                                  // the client dies before the answer
+				<-r.Context().Done()
+			})
+		}
+		s := start(t, strict, hang)
+		dir := t.TempDir()
+		path, data := writeFile(t, dir, 300<<10, 14)
+		u := &upload.Uploader{Client: client(t, s), Opts: opts(t, &events{}, dir)}
+		if _, err := u.Put(ctx, path); !errors.Is(err, context.Canceled) {
+			t.Fatalf("first run = %v, want it interrupted", err)
+		}
+		ev := &events{}
+		u.Opts.Report = ev.report
+		res, err := u.Put(context.Background(), path)
+		if err != nil {
+			t.Fatalf("rerun = %v; messages:\n%s", err, ev.messages())
+		}
+		if !res.Recovered || res.PartsSent != 0 {
+			t.Fatalf("rerun result %+v", res)
+		}
+		if ids := files(t, s); len(ids) != 1 || ids[0] != res.FileID {
+			t.Fatalf("files %v, want exactly %s", ids, res.FileID)
+		}
+		if !bytes.Equal(content(t, s, res.FileID), data) {
+			t.Fatal("content differs")
+		}
+	})
+}
+
+// A journaled session that ended elsewhere (cancelled, or unknown to the
+// server) is replaced by a new one, with a warning, and the file completes.
+func TestPutStartsOverWhenTheSessionEndedElsewhere(t *testing.T) {
+	for _, how := range []string{"cancelled", "unknown"} {
+		t.Run(how, func(t *testing.T) {
+			modes(t, func(t *testing.T, strict bool) {
+				s := start(t, strict)
+				dir := t.TempDir()
+				path, data := writeFile(t, dir, 512<<10, 15)
+				ev := &events{}
+				u := &upload.Uploader{Client: client(t, s), Opts: opts(t, ev, dir)}
+				u.Opts.Concurrency = 1
+				fe := interruptAfter(t, u, ev, path, 2)
+				if how == "cancelled" {
+					if r := s.Do(t, "POST", "/uploads/"+fe.UploadID+"/cancel", "sk-test", nil, ""); r.Status != 200 {
+						t.Fatalf("cancel: %d %s", r.Status, r.Body)
+					}
+				} else {
+					j := journalOf(t, dir, fe)
+					j.UploadID = "upload_" + strings.Repeat("0", 24)
+					if err := (&journal.Store{Dir: dir}).Save(j); err != nil {
+						t.Fatal(err)
+					}
+				}
+				ev2 := &events{}
+				u.Opts.Report = ev2.report
+				res, err := u.Put(context.Background(), path)
+				if err != nil {
+					t.Fatalf("rerun = %v; messages:\n%s", err, ev2.messages())
+				}
+				if res.Resumed || res.UploadID == fe.UploadID || !strings.Contains(ev2.messages(), "starting over with a new upload") {
+					t.Fatalf("result %+v; messages:\n%s", res, ev2.messages())
+				}
+				if !bytes.Equal(content(t, s, res.FileID), data) {
+					t.Fatal("content differs")
+				}
+			})
+		})
 	}
 }
 
 func TestPutRefusesBadInputBeforeAnyRequest(t *testing.T) {
-	s := servertest.Start(t, server.Config{})
+	s := start(t, true)
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty.mp4")
 	_ = os.WriteFile(empty, nil, 0o600)
@@ -183,21 +428,82 @@ func TestPutRefusesBadInputBeforeAnyRequest(t *testing.T) {
 	fh, _ := os.Create(huge)
 	_ = fh.Truncate(8<<30 + 1) // sparse
 	fh.Close()
+	fifo := filepath.Join(dir, "fifo.mp4")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ev := &events{}
 	u := &upload.Uploader{Client: client(t, s), Opts: opts(t, ev, dir)}
-	for path, want := range map[string]string{empty: "is empty", huge: "over the 8 GiB", dir: "not a regular file", filepath.Join(dir, "nope"): "cannot read"} {
+	for path, want := range map[string]string{
+		empty: "is empty", huge: "over the 8 GiB", dir: "is a directory", filepath.Join(dir, "nope"): "cannot read",
+		fifo: "is not a regular file (a named pipe)", "/dev/null": "a character device",
+	} {
 		if _, err := u.Put(context.Background(), path); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Put(%s) = %v, want an error saying %q", filepath.Base(path), err, want)
 		}
 	}
-	for _, ps := range []int64{0, -1, 64<<20 + 1} {
+	for _, ps := range []int64{-1, 64<<20 + 1} {
 		u.Opts.PartSize = ps
 		if _, err := u.Put(context.Background(), empty); err == nil || !strings.Contains(err.Error(), "part size") {
 			t.Errorf("part size %d: %v", ps, err)
 		}
 	}
-	if l := s.Do(t, "GET", "/files", "sk-test", nil, "").JSON(t); len(l["data"].([]any)) != 0 {
+	if len(files(t, s)) != 0 {
 		t.Fatal("a file was created")
+	}
+}
+
+// Two puts of one file at once: the second refuses at once, naming the
+// first, and nothing of the first is disturbed.
+func TestPutRefusesASecondProcessOnTheSameFile(t *testing.T) {
+	s := start(t, true)
+	dir := t.TempDir()
+	path, _ := writeFile(t, dir, 256<<10, 16)
+	u := &upload.Uploader{Client: client(t, s), Opts: opts(t, &events{}, dir)}
+	st, _ := os.Stat(path)
+	fp := journal.Fingerprint{Path: path, Size: st.Size(), ModTime: st.ModTime().UnixNano(), Purpose: "video", BaseURL: s.BaseURL}
+	lock, err := (&journal.Store{Dir: dir}).Lock(fp.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = u.Put(context.Background(), path)
+	var le *journal.LockedError
+	if !errors.As(err, &le) || le.PID != os.Getpid() || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("second Put = %v, want a LockedError naming pid %d", err, os.Getpid())
+	}
+	if s.Store == nil || len(files(t, s)) != 0 {
+		t.Fatal("the second put made a file")
+	}
+	_ = lock.Unlock()
+	if _, err := u.Put(context.Background(), path); err != nil {
+		t.Fatalf("after the first ended: %v", err)
+	}
+}
+
+// A journal directory that cannot be written is found before a session is
+// created.
+func TestPutChecksTheJournalBeforeCreating(t *testing.T) {
+	// A file where the directory should be (a read-only directory would not
+	// stop root, who runs CI).
+	var creates atomic.Int64
+	s := start(t, true, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && r.URL.Path == "/v1/uploads" {
+				creates.Add(1)
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	dir := t.TempDir()
+	path, _ := writeFile(t, dir, 256<<10, 17)
+	blocked := filepath.Join(dir, "not-a-dir")
+	_ = os.WriteFile(blocked, []byte("x"), 0o600)
+	u := &upload.Uploader{Client: client(t, s), Opts: opts(t, &events{}, filepath.Join(blocked, "journals"))}
+	if _, err := u.Put(context.Background(), path); err == nil || !strings.Contains(err.Error(), "journal") {
+		t.Fatalf("Put = %v, want a journal error", err)
+	}
+	if n := creates.Load(); n != 0 {
+		t.Fatalf("%d sessions were created, want none", n)
 	}
 }
 
@@ -222,45 +528,63 @@ func interruptAfter(t *testing.T, u *upload.Uploader, ev *events, path string, n
 }
 
 func TestPutResumesAfterInterruption(t *testing.T) {
-	s := servertest.Start(t, server.Config{})
-	dir := t.TempDir()
-	path, data := writeFile(t, dir, 1<<20, 3) // 16 parts
-	ev := &events{}
-	u := &upload.Uploader{Client: client(t, s), Opts: opts(t, ev, filepath.Join(dir, "j"))}
-	u.Opts.Concurrency = 2
-	fe := interruptAfter(t, u, ev, path, 6)
-	if fe.PartsDone < 6 || fe.Journal == "" {
-		t.Fatalf("failure = %+v", fe)
-	}
-	j, err := (&journal.Store{Dir: filepath.Join(dir, "j")}).Load(filepath.Base(strings.TrimSuffix(fe.Journal, ".json")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	acked, _ := j.Acked()
-	if j.MD5Offset == 0 && acked > 0 {
-		t.Log("no MD5 state was saved (the hasher had not published yet)")
-	}
+	modes(t, func(t *testing.T, strict bool) {
+		s := start(t, strict)
+		dir := t.TempDir()
+		path, data := writeFile(t, dir, 1<<20, 3) // 16 parts
+		ev := &events{}
+		u := &upload.Uploader{Client: client(t, s), Opts: opts(t, ev, filepath.Join(dir, "j"))}
+		u.Opts.Concurrency = 2
+		fe := interruptAfter(t, u, ev, path, 6)
+		if fe.PartsDone < 6 || fe.Journal == "" {
+			t.Fatalf("failure = %+v", fe)
+		}
+		acked, _ := journalOf(t, filepath.Join(dir, "j"), fe).Acked()
+		ev2 := &events{}
+		u.Opts.Report = ev2.report
+		res, err := u.Put(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Resumed || res.UploadID != fe.UploadID {
+			t.Fatalf("not resumed: %+v (first upload %s)", res, fe.UploadID)
+		}
+		if res.PartsSent != 16-acked {
+			t.Fatalf("resumed run sent %d parts, want %d (16 - %d journaled)", res.PartsSent, 16-acked, acked)
+		}
+		if !bytes.Equal(content(t, s, res.FileID), data) {
+			t.Fatal("resumed content differs")
+		}
+	})
+}
 
+// Another part size for a file with a journal resumes with the journal's
+// part size, saying so; it does not abandon the upload.
+func TestPutResumeKeepsTheJournalsPartSize(t *testing.T) {
+	s := start(t, true)
+	dir := t.TempDir()
+	path, data := writeFile(t, dir, 1<<20, 18)
+	ev := &events{}
+	u := &upload.Uploader{Client: client(t, s), Opts: opts(t, ev, dir)}
+	u.Opts.Concurrency = 1
+	fe := interruptAfter(t, u, ev, path, 3)
 	ev2 := &events{}
-	u.Opts.Report = ev2.report
+	u.Opts.Report, u.Opts.PartSize = ev2.report, 128<<10
 	res, err := u.Put(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Resumed || res.UploadID != fe.UploadID {
-		t.Fatalf("not resumed: %+v (first upload %s)", res, fe.UploadID)
-	}
-	// Only the parts the journal did not hold were sent again.
-	if res.PartsSent != 16-acked {
-		t.Fatalf("resumed run sent %d parts, want %d (16 - %d journaled)", res.PartsSent, 16-acked, acked)
+	if !res.Resumed || res.UploadID != fe.UploadID || !strings.Contains(ev2.messages(), "with its part size of 65536 bytes") ||
+		strings.Contains(ev2.messages(), "changed") {
+		t.Fatalf("result %+v; messages:\n%s", res, ev2.messages())
 	}
 	if !bytes.Equal(content(t, s, res.FileID), data) {
-		t.Fatal("resumed content differs")
+		t.Fatal("content differs")
 	}
 }
 
 func TestPutStartsOverWhenTheSessionExpired(t *testing.T) {
-	s := servertest.Start(t, server.Config{})
+	s := start(t, true)
 	dir := t.TempDir()
 	path, data := writeFile(t, dir, 512<<10, 4)
 	ev := &events{}
@@ -268,12 +592,13 @@ func TestPutStartsOverWhenTheSessionExpired(t *testing.T) {
 	fe := interruptAfter(t, u, ev, path, 2)
 	s.Clock.Advance(2 * time.Hour) // the server's session is now expired
 	ev2 := &events{}
-	u.Opts.Report = ev2.report
+	later := time.Now().Add(2 * time.Hour)
+	u.Opts.Report, u.Opts.Now = ev2.report, func() time.Time { return later }
 	res, err := u.Put(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Resumed || res.UploadID == fe.UploadID || !strings.Contains(ev2.messages(), "is expired; starting over") {
+	if res.Resumed || res.UploadID == fe.UploadID || !strings.Contains(ev2.messages(), "expired at") {
 		t.Fatalf("resumed an expired session: %+v; messages:\n%s", res, ev2.messages())
 	}
 	if !bytes.Equal(content(t, s, res.FileID), data) {
@@ -282,7 +607,7 @@ func TestPutStartsOverWhenTheSessionExpired(t *testing.T) {
 }
 
 func TestPutRefusesAFileModifiedDuringUpload(t *testing.T) {
-	s := servertest.Start(t, server.Config{})
+	s := start(t, true)
 	dir := t.TempDir()
 	path, _ := writeFile(t, dir, 1<<20, 5)
 	ev := &events{}
@@ -299,10 +624,11 @@ func TestPutRefusesAFileModifiedDuringUpload(t *testing.T) {
 		}
 	}
 	_, err := u.Put(context.Background(), path)
-	if err == nil || !strings.Contains(err.Error(), "changed while it was being uploaded") {
+	var ce *upload.ChangedError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "changed during the upload") {
 		t.Fatalf("Put of a changing file = %v", err)
 	}
-	if l := s.Do(t, "GET", "/files", "sk-test", nil, "").JSON(t); len(l["data"].([]any)) != 0 {
+	if len(files(t, s)) != 0 {
 		t.Fatal("a changed file was completed")
 	}
 	var fe *upload.FailedError
@@ -311,15 +637,50 @@ func TestPutRefusesAFileModifiedDuringUpload(t *testing.T) {
 	}
 }
 
+// A file cut short while its parts are in flight is reported as changed at
+// once: no retries of bodies that can no longer be read whole.
+func TestPutRefusesAFileTruncatedDuringUpload(t *testing.T) {
+	modes(t, func(t *testing.T, strict bool) {
+		s := start(t, strict)
+		dir := t.TempDir()
+		path, _ := writeFile(t, dir, 1<<20, 19)
+		ev := &events{}
+		u := &upload.Uploader{Client: client(t, s), Opts: opts(t, ev, dir)}
+		u.Opts.Retry = retry.Policy{Retries: 8, Base: time.Second, Max: time.Second}
+		var once sync.Once
+		ev.on = func(e upload.Event) {
+			if e.Type == upload.EventPartDone {
+				once.Do(func() {
+					if err := os.Truncate(path, 100<<10); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+		}
+		start := time.Now()
+		_, err := u.Put(context.Background(), path)
+		var ce *upload.ChangedError
+		if !errors.As(err, &ce) {
+			t.Fatalf("Put of a truncated file = %v, want a ChangedError", err)
+		}
+		if ev.count(upload.EventRetry) != 0 || time.Since(start) > 5*time.Second {
+			t.Fatalf("%d retries in %v before reporting the change", ev.count(upload.EventRetry), time.Since(start))
+		}
+		if len(files(t, s)) != 0 {
+			t.Fatal("a truncated file was completed")
+		}
+	})
+}
+
 func TestPutCorruptJournal(t *testing.T) {
-	s := servertest.Start(t, server.Config{})
+	s := start(t, true)
 	dir := t.TempDir()
 	path, data := writeFile(t, dir, 256<<10, 6)
 	ev := &events{}
 	jdir := filepath.Join(dir, "j")
 	u := &upload.Uploader{Client: client(t, s), Opts: opts(t, ev, jdir)}
 	fe := interruptAfter(t, u, ev, path, 1)
-	if err := os.WriteFile(fe.Journal, []byte(`{"version": 1, "upload_id": `), 0o600); err != nil {
+	if err := os.WriteFile(fe.Journal, []byte(`{"version": 2, "upload_id": `), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err := u.Put(context.Background(), path)
@@ -338,36 +699,38 @@ func TestPutCorruptJournal(t *testing.T) {
 }
 
 func TestPutVerifyResendsChangedParts(t *testing.T) {
-	s := servertest.Start(t, server.Config{})
-	dir := t.TempDir()
-	path, data := writeFile(t, dir, 512<<10, 7) // 8 parts
-	ev := &events{}
-	u := &upload.Uploader{Client: client(t, s), Opts: opts(t, ev, dir)}
-	u.Opts.Concurrency = 1
-	interruptAfter(t, u, ev, path, 3)
-	// Change the first part's bytes but keep size and mtime: only --verify can tell.
-	st, _ := os.Stat(path)
-	data[0] ^= 0xff
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_ = os.Chtimes(path, st.ModTime(), st.ModTime())
-	ev2 := &events{}
-	u.Opts.Report, u.Opts.Verify = ev2.report, true
-	res, err := u.Put(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(ev2.messages(), "part 1 no longer matches") || !ev2.parts(upload.EventPartStarted)[1] {
-		t.Fatalf("--verify did not re-send part 1; messages:\n%s", ev2.messages())
-	}
-	if !bytes.Equal(content(t, s, res.FileID), data) {
-		t.Fatal("content differs from the changed file")
-	}
+	modes(t, func(t *testing.T, strict bool) {
+		s := start(t, strict)
+		dir := t.TempDir()
+		path, data := writeFile(t, dir, 512<<10, 7) // 8 parts
+		ev := &events{}
+		u := &upload.Uploader{Client: client(t, s), Opts: opts(t, ev, dir)}
+		u.Opts.Concurrency = 1
+		interruptAfter(t, u, ev, path, 3)
+		// Change the first part's bytes but keep size and mtime: only --verify can tell.
+		st, _ := os.Stat(path)
+		data[0] ^= 0xff
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_ = os.Chtimes(path, st.ModTime(), st.ModTime())
+		ev2 := &events{}
+		u.Opts.Report, u.Opts.Verify = ev2.report, true
+		res, err := u.Put(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(ev2.messages(), "part 1 no longer matches") || !ev2.parts(upload.EventPartStarted)[1] {
+			t.Fatalf("--verify did not re-send part 1; messages:\n%s", ev2.messages())
+		}
+		if !bytes.Equal(content(t, s, res.FileID), data) {
+			t.Fatal("content differs from the changed file")
+		}
+	})
 }
 
 func TestPutCancelOnFailure(t *testing.T) {
-	s := servertest.Start(t, server.Config{})
+	s := start(t, true)
 	dir := t.TempDir()
 	path, _ := writeFile(t, dir, 512<<10, 8)
 	ev := &events{}
@@ -384,8 +747,8 @@ func TestPutCancelOnFailure(t *testing.T) {
 	if !errors.As(err, &fe) || fe.Kept {
 		t.Fatalf("Put = %v, want a failure that keeps nothing", err)
 	}
-	if up := s.Do(t, "GET", "/uploads/"+fe.UploadID, "sk-test", nil, "").JSON(t); up["status"] != "cancelled" {
-		t.Fatalf("session status = %v, want cancelled", up["status"])
+	if st := uploadStatus(t, s, fe.UploadID); st != "cancelled" {
+		t.Fatalf("session status = %v, want cancelled", st)
 	}
 	if entries, _ := filepath.Glob(filepath.Join(dir, "*.json")); len(entries) != 0 {
 		t.Fatalf("journal kept: %v", entries)
@@ -393,7 +756,7 @@ func TestPutCancelOnFailure(t *testing.T) {
 }
 
 func TestPutWithoutJournal(t *testing.T) {
-	s := servertest.Start(t, server.Config{})
+	s := start(t, true)
 	dir := t.TempDir()
 	path, data := writeFile(t, dir, 300<<10, 9)
 	ev := &events{}
@@ -403,17 +766,17 @@ func TestPutWithoutJournal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := content(t, s, res.FileID)
-	if md5hex(got) != md5hex(data) {
+	if md5hex(content(t, s, res.FileID)) != md5hex(data) {
 		t.Fatal("content differs")
 	}
-	_ = io.Discard
 }
 
 // When the rate so far cannot finish before the session expires, the user is
 // warned (and the expiry then fails the upload without keeping a journal).
 func TestPutWarnsWhenTheSessionWillExpireFirst(t *testing.T) {
-	s := servertest.Start(t, server.Config{UploadTTL: 2 * time.Second, Latency: 150 * time.Millisecond})
+	s := servertest.Start(t, server.Config{UploadTTL: 2 * time.Second, Strict: true}, func(h http.Handler) http.Handler {
+		return faults.Latency(150*time.Millisecond, h)
+	})
 	dir := t.TempDir()
 	path, _ := writeFile(t, dir, 30<<16, 10) // 30 parts of 64 KiB, one at a time: about 4.5 s
 	ev := &events{}
@@ -424,8 +787,7 @@ func TestPutWarnsWhenTheSessionWillExpireFirst(t *testing.T) {
 		t.Fatalf("no warning about the session's life; messages:\n%s", ev.messages())
 	}
 	var fe *upload.FailedError
-	ae, isAPI := api.ErrorOf(err)
-	if !errors.As(err, &fe) || fe.Kept || !isAPI || ae.Code != "upload_expired" {
+	if !errors.As(err, &fe) || fe.Kept {
 		t.Fatalf("Put = %v, want the expiry to end the upload without a journal", err)
 	}
 }
@@ -445,136 +807,88 @@ func (f *flipByte) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// A part damaged on its way (the server stores, and reports the MD5 of,
-// other bytes than the file's) makes complete refuse the file's MD5; the
-// upload then finds that part by its MD5, sends it again, and completes with
-// the right bytes.
+// A part damaged on its way makes complete refuse the file's MD5; the file
+// itself is unchanged (its parts still match the whole-file pass), so the
+// upload sends its parts again, once, and completes with the right bytes.
 func TestPutRepairsAPartDamagedInTransit(t *testing.T) {
-	s := servertest.Start(t, server.Config{})
-	var damaged sync.Once
-	c := proxied(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.Header.Get("X-Part-Number") == "3" {
-			damaged.Do(func() { r.Body = &flipByte{ReadCloser: r.Body, at: 5000} })
+	modes(t, func(t *testing.T, strict bool) {
+		var n atomic.Int64
+		damage := func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/parts") && n.Add(1) == 3 {
+					r.Body = &flipByte{ReadCloser: r.Body, at: 5000}
+				}
+				next.ServeHTTP(w, r)
+			})
 		}
-		s.API.ServeHTTP(w, r)
+		s := start(t, strict, damage)
+		dir := t.TempDir()
+		path, data := writeFile(t, dir, 8<<16+100, 5) // 9 parts
+		ev := &events{}
+		res, err := (&upload.Uploader{Client: client(t, s), Opts: opts(t, ev, filepath.Join(dir, "journal"))}).Put(context.Background(), path)
+		if err != nil {
+			t.Fatalf("a part damaged once: %v", err)
+		}
+		if !bytes.Equal(content(t, s, res.FileID), data) {
+			t.Fatal("the uploaded file differs from the source")
+		}
+		if msg := ev.messages(); strings.Count(msg, "a part was damaged on the way") != 1 {
+			t.Fatalf("warnings:\n%s", msg)
+		}
+		if ev.count(upload.EventPartDone) != 18 {
+			t.Fatalf("%d parts acknowledged, want 9 and the 9 again", ev.count(upload.EventPartDone))
+		}
 	})
-	dir := t.TempDir()
-	path, data := writeFile(t, dir, 8<<16+100, 5) // 9 parts
-	ev := &events{}
-	res, err := (&upload.Uploader{Client: c, Opts: opts(t, ev, filepath.Join(dir, "journal"))}).Put(context.Background(), path)
-	if err != nil {
-		t.Fatalf("a part damaged once: %v", err)
-	}
-	if !bytes.Equal(content(t, s, res.FileID), data) {
-		t.Fatal("the uploaded file differs from the source")
-	}
-	if res.PartsSent != 10 {
-		t.Fatalf("sent %d parts, want the 9 and part 3 again", res.PartsSent)
-	}
-	if msg := ev.messages(); !strings.Contains(msg, "part 3 arrived damaged") || strings.Count(msg, "arrived damaged") != 1 {
-		t.Fatalf("warnings:\n%s", msg)
-	}
 }
 
-// withoutPartMD5 removes the md5 extension from part objects, as the real
-// API answers.
-type withoutPartMD5 struct {
-	http.ResponseWriter
-	buf bytes.Buffer
-}
-
-func (w *withoutPartMD5) Write(p []byte) (int, error) { return w.buf.Write(p) }
-
-// Against a server that does not report what it stored, the journal records
-// the MD5 of the file's own bytes for each acknowledged part.
-func TestPutJournalsItsOwnPartMD5sWhenTheServerGivesNone(t *testing.T) {
-	s := servertest.Start(t, server.Config{})
-	c := proxied(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/parts") {
-			s.API.ServeHTTP(w, r)
-			return
-		}
-		bw := &withoutPartMD5{ResponseWriter: w}
-		s.API.ServeHTTP(bw, r)
-		var obj map[string]any
-		if err := json.Unmarshal(bw.buf.Bytes(), &obj); err != nil {
-			t.Errorf("part answer: %v", err)
-		}
-		delete(obj, "md5")
-		_ = json.NewEncoder(w).Encode(obj)
-	})
+// The journal's per-part MD5 states come from the one whole-file pass: each
+// is the MD5 state of the file's bytes up to the part's end.
+func TestPutJournalsTheMD5StateAtEachPartEnd(t *testing.T) {
+	s := start(t, true)
 	dir := t.TempDir()
 	path, data := writeFile(t, dir, 1<<20, 6) // 16 parts
 	ev := &events{}
-	u := &upload.Uploader{Client: c, Opts: opts(t, ev, filepath.Join(dir, "j"))}
-	fe := interruptAfter(t, u, ev, path, 5)
-	j, err := (&journal.Store{Dir: filepath.Join(dir, "j")}).Load(filepath.Base(strings.TrimSuffix(fe.Journal, ".json")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	acked := 0
+	u := &upload.Uploader{Client: client(t, s), Opts: opts(t, ev, filepath.Join(dir, "j"))}
+	u.Opts.Concurrency = 1
+	fe := interruptAfter(t, u, ev, path, 8)
+	j := journalOf(t, filepath.Join(dir, "j"), fe)
+	states := 0
 	for i, p := range j.Parts {
-		if p.ID == "" {
+		if p.MD5State == nil {
 			continue
 		}
-		acked++
-		if want := md5hex(data[p.Offset : p.Offset+p.Length]); p.MD5 != want {
-			t.Errorf("part %d: journaled MD5 %q, want %s", i+1, p.MD5, want)
+		states++
+		h := md5.New()
+		h.Write(data[:p.Offset+p.Length])
+		want, _ := h.(interface{ MarshalBinary() ([]byte, error) }).MarshalBinary()
+		if !bytes.Equal(p.MD5State, want) {
+			t.Errorf("part %d: the journaled state is not the file's MD5 state at its end", i+1)
 		}
 	}
-	if acked < 5 {
-		t.Fatalf("%d parts journaled, want at least 5", acked)
+	if states == 0 {
+		t.Log("the whole-file pass had not reached a part's end when interrupted")
 	}
-	res, err := u.Put(context.Background(), path)
-	if err != nil {
+	if _, err := u.Put(context.Background(), path); err != nil {
 		t.Fatal(err)
-	}
-	if !bytes.Equal(content(t, s, res.FileID), data) {
-		t.Fatal("resumed content differs")
 	}
 }
 
-// With the bundled server, complete carries the file's MD5 state after each
-// part (X-MD5-Chain), and the server takes it.
-func TestPutSendsTheMD5ChainToTheBundledServer(t *testing.T) {
-	s := servertest.Start(t, server.Config{})
-	var chain string
-	c := proxied(t, func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/complete") {
-			chain = r.Header.Get(server.MD5ChainHeader)
+func TestPlanPartSize(t *testing.T) {
+	for _, tc := range []struct {
+		size int64
+		c    int
+		want int64
+	}{
+		{1 << 20, 8, upload.MinAutoPartSize},
+		{100 << 20, 8, 13 << 20},
+		{512 << 20, 8, 64 << 20},
+		{513 << 20, 8, 33 << 20},
+		{8 << 30, 8, 64 << 20},
+		{8 << 30, 3, 64 << 20},
+		{200 << 20, 4, 50 << 20},
+	} {
+		if got := upload.PlanPartSize(tc.size, tc.c); got != tc.want {
+			t.Errorf("PlanPartSize(%d, %d) = %d, want %d", tc.size, tc.c, got, tc.want)
 		}
-		s.API.ServeHTTP(w, r)
-	})
-	dir := t.TempDir()
-	path, data := writeFile(t, dir, 5<<16+777, 8) // 6 parts
-	res, err := (&upload.Uploader{Client: c, Opts: opts(t, &events{}, filepath.Join(dir, "j"))}).Put(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
 	}
-	if !bytes.Equal(content(t, s, res.FileID), data) {
-		t.Fatal("content differs")
-	}
-	links := strings.Split(chain, ",")
-	if len(links) != 6 {
-		t.Fatalf("X-MD5-Chain has %d entries, want 6: %q", len(links), chain)
-	}
-	h := md5.New()
-	h.Write(data)
-	want, _ := h.(encoding.BinaryMarshaler).MarshalBinary()
-	if got, err := base64.StdEncoding.DecodeString(links[5]); err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("the last link is not the whole file's MD5 state: %v", err)
-	}
-}
-
-// proxied is a client of the API through handler, an HTTP server of the
-// test's in front of the bundled server (to damage or inspect requests).
-func proxied(t *testing.T, handler http.HandlerFunc) *api.Client {
-	t.Helper()
-	hs := httptest.NewServer(handler)
-	t.Cleanup(hs.Close)
-	c, err := api.New(api.Config{BaseURL: hs.URL + "/v1", APIKey: "sk-test", HTTPClient: hs.Client(), MaxRetries: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
