@@ -32,8 +32,14 @@ type Config struct {
 	APIKey       string
 	Organization string
 	Project      string
-	// Timeout bounds each request attempt (0: none).
+	// Timeout bounds each attempt of the JSON calls (0: none); complete
+	// gets at least MinCompleteTimeout. Parts are bounded by StallTimeout
+	// instead.
 	Timeout time.Duration
+	// StallTimeout is how long a part's bytes may stop moving (or its
+	// answer keep away once they are sent) before the request is cut; 0
+	// never cuts.
+	StallTimeout time.Duration
 	// MaxRetries is how often the SDK retries the small JSON calls (create,
 	// complete, cancel, files); parts are retried by the caller instead.
 	MaxRetries int
@@ -116,6 +122,11 @@ func (c *Client) CreateUpload(ctx context.Context, n NewUpload) (*openai.Upload,
 	return c.sdk.Uploads.New(ctx, p)
 }
 
+// MinCompleteTimeout is the least time a complete is given: the server
+// reads and hashes the whole file before it answers (measured: about 20 s
+// for 8 GiB on a 2-core machine).
+const MinCompleteTimeout = 5 * time.Minute
+
 // Complete finishes an upload with its parts in order and, when md5Hex is
 // not empty, the MD5 of the whole file.
 func (c *Client) Complete(ctx context.Context, uploadID string, partIDs []string, md5Hex string) (*openai.Upload, error) {
@@ -123,7 +134,11 @@ func (c *Client) Complete(ctx context.Context, uploadID string, partIDs []string
 	if md5Hex != "" {
 		p.Md5 = openai.String(md5Hex)
 	}
-	return c.sdk.Uploads.Complete(ctx, uploadID, p)
+	var opts []option.RequestOption
+	if c.cfg.Timeout > 0 {
+		opts = append(opts, option.WithRequestTimeout(max(c.cfg.Timeout, MinCompleteTimeout)))
+	}
+	return c.sdk.Uploads.Complete(ctx, uploadID, p, opts...)
 }
 
 // Cancel cancels a pending upload.

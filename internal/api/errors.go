@@ -37,7 +37,14 @@ func Classify(ctx context.Context, err error) Class {
 	if err == nil {
 		return Other
 	}
-	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+	if ctx.Err() != nil {
+		return Canceled
+	}
+	var se *StalledError
+	if errors.As(err, &se) {
+		return Transient
+	}
+	if errors.Is(err, context.Canceled) {
 		return Canceled
 	}
 	var ae *openai.Error

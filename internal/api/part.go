@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -19,8 +20,11 @@ import (
 // opened again for a retry, a pipe cannot (Replayable false).
 type PartBody struct {
 	// Size is the part's length, or -1 when unknown (sent chunked).
-	Size       int64
-	Open       func() (io.Reader, error)
+	Size int64
+	Open func() (io.Reader, error)
+	// OnRead, if set, is told of the bytes of the request as the HTTP
+	// client hands them to the connection (for progress).
+	OnRead     func(n int)
 	Replayable bool
 }
 
@@ -75,28 +79,47 @@ func (f multipartFrame) body(r io.Reader, size int64) (io.Reader, int64) {
 // AddPart sends one part, streamed, in a single attempt: the SDK's own
 // retries are off so that bytes are never sent twice blindly; the caller
 // retries (see package retry) with a fresh Open.
+//
+// A part has no time limit as a whole — on a slow link it may take an hour —
+// but it may not stall: when its bytes stop moving for the client's stall
+// timeout, or no answer comes once they are all sent, the request is cut
+// with a *StalledError.
 func (c *Client) AddPart(ctx context.Context, uploadID string, body PartBody) (*Part, error) {
 	src, err := body.Open()
 	if err != nil {
 		return nil, err
 	}
 	frame := newFrame()
-	reader, length := frame.body(src, body.Size)
+	framed, length := frame.body(src, body.Size)
+	reader := newWatchedBody(framed, body.OnRead)
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	answered := make(chan struct{})
 	setLength := func(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
 		req.ContentLength = length
 		if length < 0 {
 			req.ContentLength = -1
 		}
 		req.GetBody = nil // one attempt: nothing may re-send these bytes
-		return next(req)
+		if c.cfg.StallTimeout > 0 {
+			go watch(actx, cancel, reader, length, c.cfg.StallTimeout, answered)
+		}
+		res, err := next(req)
+		close(answered)
+		return res, err
 	}
 	var raw json.RawMessage
-	_, err = c.sdk.Uploads.Parts.New(ctx, uploadID, openai.UploadPartNewParams{Data: strings.NewReader("")},
+	_, err = c.sdk.Uploads.Parts.New(actx, uploadID, openai.UploadPartNewParams{Data: strings.NewReader("")},
 		option.WithRequestBody(frame.contentType, reader),
 		option.WithMiddleware(setLength),
 		option.WithMaxRetries(0),
+		option.WithRequestTimeout(0), // progress, not duration, bounds a part
 		option.WithResponseBodyInto(&raw))
 	if err != nil {
+		var se *StalledError
+		if cause := context.Cause(actx); ctx.Err() == nil && errors.As(cause, &se) {
+			return nil, se
+		}
 		return nil, err
 	}
 	var p Part

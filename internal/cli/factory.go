@@ -33,7 +33,7 @@ func (f *Factory) addGlobalFlags(cmd *cobra.Command) {
 	p.String("api-key", "", "API key (env OPENAI_API_KEY); never printed")
 	p.String("organization", "", "OpenAI organization id (env OPENAI_ORG_ID)")
 	p.String("project", "", "OpenAI project id (env OPENAI_PROJECT_ID)")
-	p.Duration("timeout", 0, "time limit of each request attempt (env UPLOADS_TIMEOUT; default 10m)")
+	p.Duration("timeout", 0, "time limit of each attempt of a JSON call; complete gets at least 5m, parts are bounded by --stall-timeout instead (env UPLOADS_TIMEOUT; default 10m)")
 	p.StringVar(&f.ConfigFile, "config", "", "config file (env UPLOADS_CONFIG; default $XDG_CONFIG_HOME/uploads/config.yaml)")
 	p.String("format", "", "output format: json or text (env UPLOADS_FORMAT; default json)")
 	p.BoolVar(&f.JSON, "json", false, "shorthand for --format json")
@@ -59,7 +59,7 @@ func (f *Factory) Client(cmd *cobra.Command) (*api.Client, config.Config, error)
 	}
 	c, err := api.New(api.Config{
 		BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, Organization: cfg.Organization, Project: cfg.Project,
-		Timeout: cfg.Timeout, MaxRetries: min(cfg.Retries, 4), HTTPClient: f.HTTPClient,
+		Timeout: cfg.Timeout, StallTimeout: cfg.StallTimeout, MaxRetries: min(cfg.Retries, 4), HTTPClient: f.HTTPClient,
 		UserAgent: "uploads/" + Version,
 	})
 	if err != nil {

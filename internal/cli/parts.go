@@ -91,6 +91,7 @@ Text output (--format text) is the part id.`),
 	fl.Int64Var(&o.Offset, "offset", 0, "first byte of PATH to send")
 	fl.Int64Var(&o.Length, "length", 0, "number of bytes to send (default: to the end of PATH)")
 	addRetriesFlag(cmd, false)
+	addStallTimeoutFlag(cmd)
 	return cmd
 }
 

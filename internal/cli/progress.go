@@ -49,6 +49,11 @@ func (p *progress) report(e upload.Event) {
 		p.clearBar(e.File)
 		fmt.Fprintf(p.w, "uploads: warning: %s: %s\n", name, e.Message)
 	}
+	if e.Type == upload.EventRetry && e.Reason == "stalled" && p.mode != progressJSON && p.mode != progressNone {
+		p.clearBar(e.File)
+		fmt.Fprintf(p.w, "uploads: warning: %s: part %d %s; cut and sent again (retry %d, in %s)\n",
+			name, e.Part, e.Error, e.Attempt, e.Wait.Round(time.Millisecond))
+	}
 	switch p.mode {
 	case progressJSON:
 		e.Wait = e.Wait.Round(time.Millisecond)
@@ -119,8 +124,8 @@ func (p *progress) plain(e upload.Event, name string) {
 	case upload.EventCompleted:
 		took := now.Sub(p.start[e.File])
 		sent := e.BytesTotal - p.from[e.File]
-		fmt.Fprintf(p.w, "uploads: %s: completed %s (%s sent now) in %s (%s/s), %d retries: %s\n", name, mib(e.BytesTotal), mib(sent),
-			took.Round(10*time.Millisecond), mib(int64(float64(sent)/max(took.Seconds(), 0.001))), e.Retries, e.FileID)
+		fmt.Fprintf(p.w, "uploads: %s: completed %s (%s sent now) in %s (%s/s), %d retries%s: %s\n", name, mib(e.BytesTotal), mib(sent),
+			took.Round(10*time.Millisecond), mib(int64(float64(sent)/max(took.Seconds(), 0.001))), e.Retries, stalled(e.Stalls), e.FileID)
 	case upload.EventPartDone, upload.EventRetry:
 		if now.Sub(p.last[e.File]) < p.interval {
 			return
@@ -133,6 +138,14 @@ func (p *progress) plain(e upload.Event, name string) {
 		fmt.Fprintf(p.w, "uploads: %s: %s of %s (%.0f%%), parts %d/%d, %s/s, ETA %s, retries %d\n", name, mib(e.BytesDone), mib(e.BytesTotal),
 			pct, e.PartsDone, e.PartsTotal, mib(int64(rate)), eta.Round(time.Second), e.Retries)
 	}
+}
+
+// stalled is " (N stalled)" when some retries were stalls.
+func stalled(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d stalled)", n)
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

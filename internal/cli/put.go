@@ -79,6 +79,7 @@ part size (parts stream from disk; they are never held in memory).
 	fl.StringVar(&o.Purpose, "purpose", "", "purpose of the files (required), e.g. video, batch, assistants")
 	fl.String("part-size", "", "bytes per part, at most 64MiB (env UPLOADS_PART_SIZE; default: chosen per file so that every connection gets the same number of parts of at most 64MiB and at least 5MiB)")
 	fl.Int("concurrency", 0, "parts in flight per file (env UPLOADS_CONCURRENCY; default 8)")
+	addStallTimeoutFlag(cmd)
 	fl.Int("retries", 0, "retries of a part after transient failures, counted since the last progress (env UPLOADS_RETRIES; default 8)")
 	fl.String("journal-dir", "", "where resume journals live (env UPLOADS_JOURNAL_DIR; default $XDG_STATE_HOME/uploads)")
 	fl.StringVar(&o.MimeType, "mime-type", "", "MIME type to declare (default: from the extension, else the content)")

@@ -185,6 +185,11 @@ func (f *Factory) clientFor(cmd *cobra.Command) clientFunc {
 	return func() (*api.Client, config.Config, error) { return f.Client(cmd) }
 }
 
+// addStallTimeoutFlag adds --stall-timeout to a command that sends parts.
+func addStallTimeoutFlag(cmd *cobra.Command) {
+	cmd.Flags().Duration("stall-timeout", 0, "cut and retry a part whose bytes stop moving, or whose answer does not come once sent, for this long; 0 never cuts (env UPLOADS_STALL_TIMEOUT; default 1m)")
+}
+
 // addRetriesFlag adds --retries, read through the configuration (key
 // retries, env UPLOADS_RETRIES). The SDK retries the small JSON calls at most
 // 4 times (capped).

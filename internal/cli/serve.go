@@ -93,7 +93,7 @@ the request log goes to stderr. SIGINT or SIGTERM stops it gracefully.`,
 	f.StringVar(&o.LogFormat, "log-format", "text", "request log format: text or json")
 	f.BoolVar(&o.Strict, "strict", false, "offer only the real service's documented API: no GET /v1/uploads/{id} or GET /v1/uploads/{id}/parts, no bytes or md5 in part objects")
 	f.Float64Var(&o.FaultRate, "fault-rate", 0, "fail this fraction (0..1) of the requests to the --fault-on endpoints on purpose")
-	f.StringVar(&o.FaultKinds, "fault-kinds", "500,503,429,drop", "kinds of injected fault: any of 500, 503, 429, drop, lost (handled, then the answer is never sent)")
+	f.StringVar(&o.FaultKinds, "fault-kinds", "500,503,429,drop", "kinds of injected fault: any of 500, 503, 429, drop, lost (handled, then the answer is never sent), stall (the first MiB read, then no reading and no answer, as a dead path)")
 	f.StringVar(&o.FaultOn, "fault-on", "parts", "endpoints the faults apply to: any of create, parts, complete, cancel")
 	f.Uint64Var(&o.FaultSeed, "fault-seed", 1, "seed for the fault decisions, for reproducible runs")
 	f.DurationVar(&o.Latency, "latency", 0, "delay added to every request (e.g. 50ms)")

@@ -27,6 +27,7 @@ type Config struct {
 	Organization string        `mapstructure:"organization"`
 	Project      string        `mapstructure:"project"`
 	Timeout      time.Duration `mapstructure:"timeout"`
+	StallTimeout time.Duration `mapstructure:"stall_timeout"`
 	Format       string        `mapstructure:"format"`
 	Retries      int           `mapstructure:"retries"`
 	Concurrency  int           `mapstructure:"concurrency"`
@@ -49,6 +50,7 @@ var Settings = []Setting{
 	{"organization", "organization", "OPENAI_ORG_ID", ""},
 	{"project", "project", "OPENAI_PROJECT_ID", ""},
 	{"timeout", "timeout", "UPLOADS_TIMEOUT", "10m"},
+	{"stall_timeout", "stall-timeout", "UPLOADS_STALL_TIMEOUT", "1m"},
 	{"format", "format", "UPLOADS_FORMAT", "json"},
 	{"retries", "retries", "UPLOADS_RETRIES", 8},
 	{"concurrency", "concurrency", "UPLOADS_CONCURRENCY", 8},
@@ -133,6 +135,8 @@ func (c Config) check() error {
 		return fmt.Errorf("format %q: expected json or text", c.Format)
 	case c.Timeout < 0:
 		return fmt.Errorf("timeout %v must not be negative", c.Timeout)
+	case c.StallTimeout < 0:
+		return fmt.Errorf("stall timeout %v must not be negative (0 never cuts a stalled part)", c.StallTimeout)
 	case c.Retries < 0:
 		return fmt.Errorf("retries %d must not be negative", c.Retries)
 	case c.Concurrency < 1:

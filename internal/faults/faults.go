@@ -40,10 +40,15 @@ const (
 	// upload completed) and then cuts the connection instead of answering:
 	// the answer is lost on the way back.
 	Lost Kind = "lost"
+	// Stall reads the first MiB of the body (or a random share of a smaller
+	// one), then neither reads nor answers, as a dead network path does: the
+	// connection is taken from the HTTP server and held for StallFor, then
+	// closed. The server does nothing with the request.
+	Stall Kind = "stall"
 )
 
 // kindNames lists every kind, for messages.
-const kindNames = "500, 503, 429, drop and lost"
+const kindNames = "500, 503, 429, drop, lost and stall"
 
 // DefaultKinds is the mix used when Config.Kinds is empty. Lost is not in
 // it: a client retrying a lost create or complete has to cope with what the
@@ -56,7 +61,7 @@ func ParseKinds(s string) ([]Kind, error) {
 	for _, f := range strings.Split(s, ",") {
 		k := Kind(strings.TrimSpace(f))
 		switch k {
-		case Status500, Status503, Status429, Drop, Lost:
+		case Status500, Status503, Status429, Drop, Lost, Stall:
 			kinds = append(kinds, k)
 		case "":
 		default:
@@ -137,6 +142,9 @@ type Config struct {
 	// RetryAfter is what a 429 asks the client to wait (Retry-After in
 	// whole seconds, rounded up, and Retry-After-Ms exactly).
 	RetryAfter time.Duration
+	// StallFor is how long a stall holds its connection (default
+	// DefaultStallFor).
+	StallFor time.Duration
 	// Logger, when not nil, gets one line per injected fault.
 	Logger *slog.Logger
 }
@@ -172,13 +180,16 @@ func New(cfg Config) (*Injector, error) {
 	}
 	for _, k := range cfg.Kinds {
 		switch k {
-		case Status500, Status503, Status429, Drop, Lost:
+		case Status500, Status503, Status429, Drop, Lost, Stall:
 		default:
 			return nil, fmt.Errorf("unknown fault kind %q: expected %s", k, kindNames)
 		}
 	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = 200 * time.Millisecond
+	}
+	if cfg.StallFor <= 0 {
+		cfg.StallFor = DefaultStallFor
 	}
 	return &Injector{cfg: cfg, on: on, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))}, nil
 }
@@ -233,6 +244,8 @@ func (in *Injector) Wrap(next http.Handler) http.Handler {
 			// the close is a clean end of stream rather than a reset.
 			_, _ = io.CopyN(io.Discard, r.Body, 1<<20)
 			panic(http.ErrAbortHandler)
+		case Stall:
+			StallRequest(w, r, min(1<<20, int64(float64(max(r.ContentLength, 0))*frac)), in.cfg.StallFor)
 		case Status429:
 			ms := in.cfg.RetryAfter.Milliseconds()
 			w.Header().Set("Retry-After", fmt.Sprint((ms+999)/1000))
@@ -244,6 +257,28 @@ func (in *Injector) Wrap(next http.Handler) http.Handler {
 			writeFault(w, http.StatusInternalServerError, "server_error", "server_error", "The server had an error while processing your request (injected fault). Retry the request.")
 		}
 	})
+}
+
+// DefaultStallFor is how long a stalled request's connection is held.
+const DefaultStallFor = 10 * time.Minute
+
+// StallRequest reads the first n bytes of r's body, then takes the
+// connection from the HTTP server and neither reads nor answers for d, then
+// closes it: a dead path as the client sees it. (A handler that merely
+// blocked would not do: net/http notices a client going away only once the
+// body is read, and a server waits for its handlers when it shuts down.)
+func StallRequest(w http.ResponseWriter, r *http.Request, n int64, d time.Duration) {
+	_, _ = io.CopyN(io.Discard, r.Body, n)
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler) // no connection to hold: drop it
+	}
+	go func() {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		<-t.C
+		_ = conn.Close()
+	}()
 }
 
 // discardWriter is the ResponseWriter of a request whose answer is lost.
@@ -288,6 +323,12 @@ func (t *throttled) Accept() (net.Conn, error) {
 	c, err := t.Listener.Accept()
 	if err != nil {
 		return nil, err
+	}
+	// A far link's receiver does not take megabytes ahead of the rate: keep
+	// the socket's receive buffer near a quarter second of it, so that the
+	// client sees the rate, not loopback's buffers.
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(int(max(min(t.rate/4, 4<<20), 16<<10)))
 	}
 	burst := int(min(t.rate, 1<<20))
 	return &throttledConn{Conn: c, lim: rate.NewLimiter(rate.Limit(t.rate), burst), burst: burst}, nil

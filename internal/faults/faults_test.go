@@ -203,3 +203,52 @@ func TestLostRunsTheHandlerAndSendsNothing(t *testing.T) {
 	}
 	res.Body.Close()
 }
+
+// countingReader counts what the HTTP client reads of a request body.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// A stall reads the start of the body, then neither reads nor answers: the
+// client's bytes stop moving and no answer comes until the server lets the
+// connection go; the API never sees the request.
+func TestStallStopsReadingAndNeverAnswers(t *testing.T) {
+	inj, err := New(Config{Rate: 1, Kinds: []Kind{Stall}, StallFor: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var handled atomic.Bool
+	srv := httptest.NewServer(inj.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handled.Store(true)
+	})))
+	defer srv.Close()
+	const size = 64 << 20
+	body := &countingReader{r: bytes.NewReader(make([]byte, size))}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/uploads/u/parts", body)
+	req.ContentLength = size
+	start := time.Now()
+	res, err := srv.Client().Do(req)
+	if err == nil {
+		res.Body.Close()
+		t.Fatalf("a stalled request was answered: %d", res.StatusCode)
+	}
+	if took := time.Since(start); took < 2*time.Second {
+		t.Fatalf("the stall ended after %v, want the 2 s it was set to hold", took)
+	}
+	if sent := body.n.Load(); sent >= size {
+		t.Fatalf("the client sent all %d bytes: the server kept reading", sent)
+	}
+	if handled.Load() {
+		t.Fatal("the API handled a stalled request")
+	}
+	if inj.Injected() != 1 {
+		t.Fatalf("injected %d faults, want 1", inj.Injected())
+	}
+}

@@ -108,7 +108,8 @@ func (r *run) completed(uploadID, fileID string, upload json.RawMessage, recover
 	r.mu.Unlock()
 	r.emit(Event{Type: EventCompleted, FileID: fileID})
 	return &Result{File: r.path, UploadID: uploadID, FileID: fileID, Upload: upload, Recovered: recovered,
-		PartsSent: parts - r.ackedAtStart, BytesSent: bytes - r.ackedBytesAtStart, Retries: int(r.retries.Load())}
+		PartsSent: parts - r.ackedAtStart, BytesSent: bytes - r.ackedBytesAtStart,
+		Retries: int(r.retries.Load()), Stalls: int(r.stalls.Load())}
 }
 
 // recoverFile looks in the files list for the file this session made: same

@@ -26,7 +26,10 @@ type Event struct {
 	Attempt int           `json:"attempt,omitempty"`
 	Wait    time.Duration `json:"wait_ns,omitempty"`
 	Error   string        `json:"error,omitempty"`
-	Message string        `json:"message,omitempty"`
+	// Reason is "stalled" on a retry of a part that was cut because its
+	// bytes stopped moving (or its answer did not come).
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
 	// Resumed is true on EventStart when a journal was used.
 	Resumed bool `json:"resumed,omitempty"`
 	// Progress at the time of the event.
@@ -35,6 +38,8 @@ type Event struct {
 	PartsDone  int   `json:"parts_done"`
 	PartsTotal int   `json:"parts_total"`
 	Retries    int   `json:"retries"`
+	// Stalls counts the retries that were stalls.
+	Stalls int `json:"stalls,omitempty"`
 }
 
 // Reporter receives events. It is called from several goroutines, one event

@@ -2,6 +2,7 @@ package upload
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/uploads-dev/uploads/internal/api"
 	"github.com/uploads-dev/uploads/internal/retry"
+	"github.com/uploads-dev/uploads/internal/units"
 )
 
 // sendMissing uploads, in parallel, every part without an id in the journal.
@@ -46,6 +48,7 @@ func (r *run) sendPart(ctx context.Context, i int) error {
 	p, uploadID := r.j.Parts[i], r.j.UploadID
 	r.mu.Unlock()
 	body := api.Section(r.file, p.Offset, p.Length)
+	body.OnRead = func(n int) { r.sent.Add(int64(n)) }
 	op := retry.Op{
 		Policy:   r.opts.Retry,
 		Classify: func(err error) retry.Verdict { return r.verdict(ctx, err) },
@@ -53,7 +56,13 @@ func (r *run) sendPart(ctx context.Context, i int) error {
 		Gate:     &r.gate,
 		OnRetry: func(a retry.Attempt) {
 			r.retries.Add(1)
-			r.emit(Event{Type: EventRetry, Part: i + 1, Attempt: a.N, Wait: a.Wait, Error: a.Err.Error()})
+			e := Event{Type: EventRetry, Part: i + 1, Attempt: a.N, Wait: a.Wait, Error: a.Err.Error()}
+			var se *api.StalledError
+			if errors.As(a.Err, &se) {
+				r.stalls.Add(1)
+				e.Reason = "stalled"
+			}
+			r.emit(e)
 		},
 	}
 	attempt := 0
@@ -111,31 +120,69 @@ func (r *run) ack(i int, id string) error {
 		return fmt.Errorf("save the resume journal: %w", err)
 	}
 	r.emit(Event{Type: EventPartDone, Part: i + 1})
-	r.warnIfTooSlow()
+	r.warnIfTooSlow(0)
 	return nil
 }
 
+// rateCheckEvery is how often the rate is checked against the session's
+// life while parts are in flight; rateWindow is how far back the rate of
+// the bytes going out is measured (a window, so that what the socket
+// buffers took at once in the first moments does not count as the link's
+// rate).
+const (
+	rateCheckEvery = time.Second
+	rateWindow     = 5
+)
+
+// watchRate checks the rate every second until done is closed, so that a
+// link too slow for the session is found from the bytes going out, long
+// before the first part is acknowledged.
+func (r *run) watchRate(ctx context.Context, done <-chan struct{}) {
+	t := time.NewTicker(rateCheckEvery)
+	defer t.Stop()
+	var samples []int64 // r.sent, one a second
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-done:
+			return
+		case <-t.C:
+			samples = append(samples, r.sent.Load())
+			if n := len(samples); n > rateWindow {
+				samples = samples[n-rateWindow-1:]
+				r.warnIfTooSlow(float64(samples[rateWindow]-samples[0]) / (rateWindow * rateCheckEvery.Seconds()))
+			}
+		}
+	}
+}
+
 // warnIfTooSlow warns once when, at the rate seen so far, the rest will not
-// arrive before the session expires.
-func (r *run) warnIfTooSlow() {
+// arrive before the session expires. The rate is the larger of linkRate (the
+// bytes going out per second lately, 0 if not known yet) and the bytes
+// acknowledged per second since the start.
+func (r *run) warnIfTooSlow(linkRate float64) {
 	now := r.opts.now()
 	elapsed := now.Sub(r.started)
 	r.mu.Lock()
 	_, done := r.j.Acked()
-	sent := done - r.ackedBytesAtStart
+	acked := done - r.ackedBytesAtStart
 	expires, id := r.j.ExpiresAt, r.j.UploadID
-	if r.warned || sent <= 0 || elapsed < time.Second {
+	rate := linkRate
+	if acked > 0 && elapsed >= time.Second {
+		rate = max(rate, float64(acked)/elapsed.Seconds())
+	}
+	if r.warned || rate <= 0 {
 		r.mu.Unlock()
 		return
 	}
-	rate := float64(sent) / elapsed.Seconds()
 	eta := time.Duration(float64(r.fp.Size-done) / rate * float64(time.Second))
 	left := time.Unix(expires, 0).Sub(now)
 	tooSlow := eta > left
 	r.warned = tooSlow
 	r.mu.Unlock()
 	if tooSlow {
-		r.warn(0, "at %.1f MiB/s the remaining %d MiB need about %s, but upload %s expires in %s; consider more --concurrency or a faster network",
-			rate/(1<<20), (r.fp.Size-done)>>20, eta.Round(time.Second), id, left.Round(time.Second))
+		r.warn(0, "at %s/s the remaining %s need about %s, but upload %s expires in %s; consider more --concurrency or a faster network",
+			units.FormatSize(int64(rate)), units.FormatSize(r.fp.Size-done), eta.Round(time.Second), id, left.Round(time.Second))
 	}
 }

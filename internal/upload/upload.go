@@ -117,6 +117,8 @@ type Result struct {
 	PartsSent int
 	BytesSent int64
 	Retries   int
+	// Stalls counts the retries of parts that were cut for stalling.
+	Stalls int
 	// Recovered means the answer to complete was lost and the file was
 	// found in the files list instead.
 	Recovered bool
@@ -164,6 +166,10 @@ type run struct {
 	gate     retry.Gate
 	hasher   *fileHasher
 	retries  atomic.Int64
+	stalls   atomic.Int64
+	// sent counts the part bytes this run handed to connections, retries
+	// included: the link's rate, before any part is acknowledged.
+	sent atomic.Int64
 
 	// ackedAtStart is what the journal had acknowledged when this run
 	// started sending: what it sent since derives from the journal.
@@ -255,7 +261,7 @@ func (r *run) emit(e Event) {
 	defer r.emitMu.Unlock()
 	e.File = r.path
 	e.BytesTotal = r.fp.Size
-	e.Retries = int(r.retries.Load())
+	e.Retries, e.Stalls = int(r.retries.Load()), int(r.stalls.Load())
 	r.mu.Lock()
 	if r.j != nil {
 		e.UploadID = r.j.UploadID
@@ -394,7 +400,10 @@ func (r *run) send(ctx context.Context) (*Result, error) {
 		hashed <- hashResult{sum, err}
 	}()
 
+	watchDone := make(chan struct{})
+	go r.watchRate(hctx, watchDone)
 	err := r.sendMissing(hctx)
+	close(watchDone)
 	if err != nil {
 		if cause := context.Cause(hctx); ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
 			err = cause

@@ -26,6 +26,7 @@ import (
 	"github.com/uploads-dev/uploads/internal/retry"
 	"github.com/uploads-dev/uploads/internal/server"
 	"github.com/uploads-dev/uploads/internal/servertest"
+	"github.com/uploads-dev/uploads/internal/store"
 	"github.com/uploads-dev/uploads/internal/upload"
 )
 
@@ -890,5 +891,141 @@ func TestPlanPartSize(t *testing.T) {
 		if got := upload.PlanPartSize(tc.size, tc.c); got != tc.want {
 			t.Errorf("PlanPartSize(%d, %d) = %d, want %d", tc.size, tc.c, got, tc.want)
 		}
+	}
+}
+
+// stallClient is a client whose parts are cut after stall of no progress.
+func stallClient(t *testing.T, s *servertest.Server, stall, timeout time.Duration) *api.Client {
+	t.Helper()
+	c, err := api.New(api.Config{BaseURL: s.BaseURL, APIKey: "sk-test", HTTPClient: s.Client(), MaxRetries: 2,
+		StallTimeout: stall, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Two parts whose requests stall (the server reads their first MiB, then
+// neither reads nor answers, as a dead path) are cut after the stall
+// timeout and sent again, as retries marked stalled; the upload completes.
+func TestPutCutsStalledPartsAndSendsThemAgain(t *testing.T) {
+	modes(t, func(t *testing.T, strict bool) {
+		var parts atomic.Int64
+		stall := func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/parts") && parts.Add(1) <= 2 {
+					faults.StallRequest(w, r, 1<<20, 30*time.Second)
+					return
+				}
+				next.ServeHTTP(w, r)
+			})
+		}
+		s := start(t, strict, stall)
+		dir := t.TempDir()
+		path, data := writeFile(t, dir, 8<<20, 20) // 4 parts of 2 MiB
+		ev := &events{}
+		o := opts(t, ev, dir)
+		o.PartSize = 2 << 20
+		begin := time.Now()
+		res, err := (&upload.Uploader{Client: stallClient(t, s, 500*time.Millisecond, 0), Opts: o}).Put(context.Background(), path)
+		if err != nil {
+			t.Fatalf("Put = %v; messages:\n%s", err, ev.messages())
+		}
+		if res.Stalls != 2 || res.Retries != 2 {
+			t.Fatalf("result %+v, want 2 retries, both stalls", res)
+		}
+		stalled := 0
+		for _, e := range ev.list {
+			if e.Type == upload.EventRetry && e.Reason == "stalled" && strings.HasPrefix(e.Error, "stalled: ") {
+				stalled++
+			}
+		}
+		if stalled != 2 {
+			t.Fatalf("%d retry events with reason stalled, want 2", stalled)
+		}
+		if took := time.Since(begin); took > time.Minute {
+			t.Fatalf("took %v", took)
+		}
+		if !bytes.Equal(content(t, s, res.FileID), data) {
+			t.Fatal("content differs")
+		}
+	})
+}
+
+// startThrottled runs the bundled server behind a listener that lets each
+// connection deliver bytesPerSecond, as a far-away link would.
+func startThrottled(t *testing.T, cfg server.Config, bytesPerSecond int64) *servertest.Server {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Store = st
+	srv := server.New(cfg)
+	hs := httptest.NewUnstartedServer(noExtensions(t)(srv))
+	hs.Listener = faults.ThrottleListener(hs.Listener, bytesPerSecond)
+	hs.Start()
+	s := &servertest.Server{Server: hs, Store: st, API: srv, BaseURL: hs.URL + "/v1"}
+	// Cut what is left of cancelled uploads (their bytes would otherwise
+	// drain from the kernel's buffers at the throttled rate) before Stop
+	// waits for the requests.
+	t.Cleanup(func() { hs.CloseClientConnections(); s.Stop() })
+	return s
+}
+
+// A part on a slow link takes longer than --timeout, and is not cut: the
+// timeout bounds the JSON calls; a part is bounded by its progress.
+func TestPutSlowPartOutlastsTheTimeout(t *testing.T) {
+	s := startThrottled(t, server.Config{Strict: true}, 100<<10)
+	dir := t.TempDir()
+	path, data := writeFile(t, dir, 512<<10, 21)
+	ev := &events{}
+	o := opts(t, ev, dir)
+	o.PartSize = 512 << 10
+	begin := time.Now()
+	res, err := (&upload.Uploader{Client: stallClient(t, s, 10*time.Second, time.Second), Opts: o}).Put(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Put = %v; messages:\n%s", err, ev.messages())
+	}
+	if took := time.Since(begin); took < 2*time.Second {
+		t.Fatalf("took %v: the throttle did not hold the part longer than the 1 s timeout", took)
+	}
+	if res.Retries != 0 {
+		t.Fatalf("%d retries, want none", res.Retries)
+	}
+	if !bytes.Equal(content(t, s, res.FileID), data) {
+		t.Fatal("content differs")
+	}
+}
+
+// On a link too slow for the session, the warning comes from the bytes
+// going out, before any part is acknowledged.
+func TestPutWarnsEarlyOnALinkTooSlowForTheSession(t *testing.T) {
+	s := startThrottled(t, server.Config{Strict: true, UploadTTL: 20 * time.Second}, 128<<10)
+	dir := t.TempDir()
+	path, _ := writeFile(t, dir, 5<<20, 22) // one part: about 40 s at 128 KiB/s
+	ev := &events{}
+	o := opts(t, ev, dir)
+	o.PartSize, o.Concurrency = 5<<20, 1
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var warnedAt atomic.Int64
+	begin := time.Now()
+	ev.on = func(e upload.Event) {
+		if e.Type == upload.EventWarning && strings.Contains(e.Message, "expires in") {
+			warnedAt.CompareAndSwap(0, int64(time.Since(begin)))
+			cancel()
+		}
+	}
+	_, err := (&upload.Uploader{Client: stallClient(t, s, time.Minute, 0), Opts: o}).Put(ctx, path)
+	t.Logf("warned after %v, returned after %v", time.Duration(warnedAt.Load()), time.Since(begin))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Put = %v; messages:\n%s", err, ev.messages())
+	}
+	if at := time.Duration(warnedAt.Load()); at == 0 || at > 15*time.Second || ev.count(upload.EventPartDone) != 0 {
+		t.Fatalf("warned after %v with %d parts done; messages:\n%s", at, ev.count(upload.EventPartDone), ev.messages())
+	}
+	if !strings.Contains(ev.messages(), "consider more --concurrency or a faster network") {
+		t.Fatalf("messages:\n%s", ev.messages())
 	}
 }

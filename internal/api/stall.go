@@ -1,0 +1,109 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultStallTimeout is how long a part's bytes may stop moving, or its
+// answer may keep away once they are all sent, before the request is cut.
+// A minute outlasts what a live TCP connection goes through (retransmission
+// backoff reaches 32 s after five losses; a Wi-Fi handover or a NAT rebinding
+// takes seconds) and still ends a dead path quickly for an upload that is
+// meant to last minutes.
+const DefaultStallTimeout = time.Minute
+
+// sendBufferAllowance is how many bytes of a part may still sit in the
+// operating system's send buffer when the client has handed the last byte
+// over: the answer is waited for as long as those need at the rate seen,
+// on top of the stall timeout (Linux grows a socket's send buffer to 4 MiB).
+const sendBufferAllowance = 4 << 20
+
+// StalledError is a part request that was cut because its bytes stopped
+// moving, or because no answer came once they were all sent, for longer
+// than the stall timeout. It is transient: sending the part again may work.
+type StalledError struct {
+	Timeout    time.Duration
+	Sent, Size int64 // bytes of the request handed to the connection, of all
+	// Answer is true when every byte was sent and the answer did not come.
+	Answer bool
+}
+
+func (e *StalledError) Error() string {
+	if e.Answer {
+		return fmt.Sprintf("stalled: all %d bytes were sent but no answer came within %s", e.Size, e.Timeout)
+	}
+	return fmt.Sprintf("stalled: no bytes moved for %s (%d of %d bytes sent)", e.Timeout, e.Sent, e.Size)
+}
+
+// watchedBody counts the bytes the HTTP client reads from a request body:
+// it reads them as the connection takes them, so the count moves with the
+// bytes on their way.
+type watchedBody struct {
+	r      io.Reader
+	n      atomic.Int64
+	last   atomic.Int64 // UnixNano of the last read that moved bytes
+	doneAt atomic.Int64 // UnixNano of the end of the body; 0 before
+	onRead func(int)
+}
+
+func newWatchedBody(r io.Reader, onRead func(int)) *watchedBody {
+	w := &watchedBody{r: r, onRead: onRead}
+	w.last.Store(time.Now().UnixNano())
+	return w
+}
+
+func (w *watchedBody) Read(p []byte) (int, error) {
+	n, err := w.r.Read(p)
+	now := time.Now().UnixNano()
+	if n > 0 {
+		w.n.Add(int64(n))
+		w.last.Store(now)
+		if w.onRead != nil {
+			w.onRead(n)
+		}
+	}
+	if err == io.EOF {
+		w.doneAt.CompareAndSwap(0, now)
+	}
+	return n, err
+}
+
+// watch cuts the request (cancel with a *StalledError) when its body has not
+// moved for timeout, or when, all of it sent, the answer has not come within
+// timeout plus the time the send buffer needs at the rate seen. It returns
+// when answered is closed or ctx ends.
+func watch(ctx context.Context, cancel context.CancelCauseFunc, body *watchedBody, size int64, timeout time.Duration, answered <-chan struct{}) {
+	start := time.Now()
+	tick := time.NewTicker(max(timeout/8, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-answered:
+			return
+		case now := <-tick.C:
+			sent := body.n.Load()
+			if done := body.doneAt.Load(); done != 0 {
+				took := time.Duration(done - start.UnixNano())
+				wait := timeout
+				if sent > 0 && took > 0 {
+					wait += time.Duration(float64(min(sendBufferAllowance, sent)) / float64(sent) * float64(took))
+				}
+				if now.Sub(time.Unix(0, done)) > wait {
+					cancel(&StalledError{Timeout: timeout, Sent: sent, Size: size, Answer: true})
+					return
+				}
+				continue
+			}
+			if now.Sub(time.Unix(0, body.last.Load())) > timeout {
+				cancel(&StalledError{Timeout: timeout, Sent: sent, Size: size})
+				return
+			}
+		}
+	}
+}
