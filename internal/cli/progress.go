@@ -99,10 +99,16 @@ func (p *progress) bar(e upload.Event, name string) {
 		_ = b.Set64(e.BytesDone)
 		b.Reset()
 		_ = b.Set64(e.BytesDone)
+		if e.Resumed {
+			_ = b.Clear()
+			fmt.Fprintf(p.w, "uploads: %s: resuming upload %s: %d of %d parts (%s) already on the server\n",
+				name, e.UploadID, e.PartsDone, e.PartsTotal, mib(e.BytesDone))
+		}
 	}
 	switch e.Type {
-	case upload.EventPartDone:
-		_ = b.Set64(e.BytesDone)
+	case upload.EventPartDone, upload.EventProgress, upload.EventRetry:
+		// The bytes on their way count: the bar moves with them.
+		_ = b.Set64(e.BytesSent)
 	case upload.EventCompleted:
 		// The bar ends its line before stdout gets the file id.
 		_ = b.Finish()
@@ -126,17 +132,20 @@ func (p *progress) plain(e upload.Event, name string) {
 		sent := e.BytesTotal - p.from[e.File]
 		fmt.Fprintf(p.w, "uploads: %s: completed %s (%s sent now) in %s (%s/s), %d retries%s: %s\n", name, mib(e.BytesTotal), mib(sent),
 			took.Round(10*time.Millisecond), mib(int64(float64(sent)/max(took.Seconds(), 0.001))), e.Retries, stalled(e.Stalls), e.FileID)
-	case upload.EventPartDone, upload.EventRetry:
+	case upload.EventPartDone, upload.EventRetry, upload.EventProgress:
 		if now.Sub(p.last[e.File]) < p.interval {
 			return
 		}
 		p.last[e.File] = now
 		elapsed := now.Sub(p.start[e.File]).Seconds()
-		pct := 100 * float64(e.BytesDone) / float64(max(e.BytesTotal, 1))
-		rate := float64(e.BytesDone-p.from[e.File]) / max(elapsed, 0.001)
-		eta := time.Duration(float64(e.BytesTotal-e.BytesDone) / max(rate, 1) * float64(time.Second))
-		fmt.Fprintf(p.w, "uploads: %s: %s of %s (%.0f%%), parts %d/%d, %s/s, ETA %s, retries %d\n", name, mib(e.BytesDone), mib(e.BytesTotal),
-			pct, e.PartsDone, e.PartsTotal, mib(int64(rate)), eta.Round(time.Second), e.Retries)
+		pct := 100 * float64(e.BytesSent) / float64(max(e.BytesTotal, 1))
+		rate := float64(e.BytesSent-p.from[e.File]) / max(elapsed, 0.001)
+		eta := "ETA -"
+		if rate > 0 && e.BytesSent > p.from[e.File] {
+			eta = "ETA " + time.Duration(float64(e.BytesTotal-e.BytesSent)/rate*float64(time.Second)).Round(time.Second).String()
+		}
+		fmt.Fprintf(p.w, "uploads: %s: %s of %s sent (%.0f%%), parts %d/%d acknowledged, %s/s, %s, retries %d%s\n", name, mib(e.BytesSent), mib(e.BytesTotal),
+			pct, e.PartsDone, e.PartsTotal, mib(int64(rate)), eta, e.Retries, stalled(e.Stalls))
 	}
 }
 

@@ -10,6 +10,7 @@ const (
 	EventStart       EventType = "start"        // the session is known (new or resumed)
 	EventPartStarted EventType = "part_started" // an attempt at a part began
 	EventPartDone    EventType = "part_done"    // the server acknowledged a part
+	EventProgress    EventType = "progress"     // bytes moved (every half second while parts are in flight)
 	EventRetry       EventType = "retry"        // a part failed and will be tried again
 	EventWarning     EventType = "warning"      // something the user should know
 	EventCompleted   EventType = "completed"    // the file exists
@@ -32,8 +33,11 @@ type Event struct {
 	Message string `json:"message,omitempty"`
 	// Resumed is true on EventStart when a journal was used.
 	Resumed bool `json:"resumed,omitempty"`
-	// Progress at the time of the event.
+	// Progress at the time of the event: BytesDone are acknowledged by the
+	// server; BytesSent adds the bytes of the parts in flight handed to
+	// their connections so far.
 	BytesDone  int64 `json:"bytes_done"`
+	BytesSent  int64 `json:"bytes_sent"`
 	BytesTotal int64 `json:"bytes_total"`
 	PartsDone  int   `json:"parts_done"`
 	PartsTotal int   `json:"parts_total"`

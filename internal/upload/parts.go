@@ -48,7 +48,10 @@ func (r *run) sendPart(ctx context.Context, i int) error {
 	p, uploadID := r.j.Parts[i], r.j.UploadID
 	r.mu.Unlock()
 	body := api.Section(r.file, p.Offset, p.Length)
-	body.OnRead = func(n int) { r.sent.Add(int64(n)) }
+	body.OnRead = func(n int) {
+		r.sent.Add(int64(n))
+		r.inflight[i].Add(int64(n))
+	}
 	op := retry.Op{
 		Policy:   r.opts.Retry,
 		Classify: func(err error) retry.Verdict { return r.verdict(ctx, err) },
@@ -68,6 +71,7 @@ func (r *run) sendPart(ctx context.Context, i int) error {
 	attempt := 0
 	err := op.Do(ctx, func() error {
 		attempt++
+		r.inflight[i].Store(0)
 		r.emit(Event{Type: EventPartStarted, Part: i + 1, Attempt: attempt})
 		part, err := r.u.Client.AddPart(ctx, uploadID, body)
 		if err != nil {
@@ -114,6 +118,7 @@ func (r *run) verdict(ctx context.Context, err error) retry.Verdict {
 func (r *run) ack(i int, id string) error {
 	r.mu.Lock()
 	r.j.Parts[i].ID = id
+	r.inflight[i].Store(0)
 	err := r.saveLocked()
 	r.mu.Unlock()
 	if err != nil {
@@ -124,23 +129,23 @@ func (r *run) ack(i int, id string) error {
 	return nil
 }
 
-// rateCheckEvery is how often the rate is checked against the session's
-// life while parts are in flight; rateWindow is how far back the rate of
-// the bytes going out is measured (a window, so that what the socket
-// buffers took at once in the first moments does not count as the link's
-// rate).
+// tickEvery is how often, while parts are in flight, progress is reported
+// and the rate checked against the session's life; rateTicks is how many
+// ticks back the rate of the bytes going out is measured (a window, so that
+// what the socket buffers took at once in the first moments does not count
+// as the link's rate).
 const (
-	rateCheckEvery = time.Second
-	rateWindow     = 5
+	tickEvery = 500 * time.Millisecond
+	rateTicks = 10
 )
 
-// watchRate checks the rate every second until done is closed, so that a
-// link too slow for the session is found from the bytes going out, long
-// before the first part is acknowledged.
-func (r *run) watchRate(ctx context.Context, done <-chan struct{}) {
-	t := time.NewTicker(rateCheckEvery)
+// tick reports progress and checks the rate every tickEvery until done is
+// closed, so that the bytes on their way show, and a link too slow for the
+// session is found from them, long before the first part is acknowledged.
+func (r *run) tick(ctx context.Context, done <-chan struct{}) {
+	t := time.NewTicker(tickEvery)
 	defer t.Stop()
-	var samples []int64 // r.sent, one a second
+	var samples []int64 // r.sent, one a tick
 	for {
 		select {
 		case <-ctx.Done():
@@ -148,10 +153,11 @@ func (r *run) watchRate(ctx context.Context, done <-chan struct{}) {
 		case <-done:
 			return
 		case <-t.C:
+			r.emit(Event{Type: EventProgress})
 			samples = append(samples, r.sent.Load())
-			if n := len(samples); n > rateWindow {
-				samples = samples[n-rateWindow-1:]
-				r.warnIfTooSlow(float64(samples[rateWindow]-samples[0]) / (rateWindow * rateCheckEvery.Seconds()))
+			if n := len(samples); n > rateTicks {
+				samples = samples[n-rateTicks-1:]
+				r.warnIfTooSlow(float64(samples[rateTicks]-samples[0]) / (rateTicks * tickEvery.Seconds()))
 			}
 		}
 	}

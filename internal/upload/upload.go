@@ -170,6 +170,10 @@ type run struct {
 	// sent counts the part bytes this run handed to connections, retries
 	// included: the link's rate, before any part is acknowledged.
 	sent atomic.Int64
+	// inflight[i] counts the bytes of part i's current attempt handed to
+	// its connection (reset at each attempt and at the acknowledgement).
+	// Set in send before any worker starts.
+	inflight []atomic.Int64
 
 	// ackedAtStart is what the journal had acknowledged when this run
 	// started sending: what it sent since derives from the journal.
@@ -267,6 +271,14 @@ func (r *run) emit(e Event) {
 		e.UploadID = r.j.UploadID
 		e.PartsTotal = len(r.j.Parts)
 		e.PartsDone, e.BytesDone = r.j.Acked()
+		e.BytesSent = e.BytesDone
+		if len(r.inflight) == len(r.j.Parts) {
+			for i, p := range r.j.Parts {
+				if p.ID == "" {
+					e.BytesSent += min(r.inflight[i].Load(), p.Length)
+				}
+			}
+		}
 	}
 	r.mu.Unlock()
 	r.opts.Report(e)
@@ -379,6 +391,7 @@ func (r *run) send(ctx context.Context) (*Result, error) {
 		ends[i], chain[i] = p.Offset+p.Length, p.MD5State
 	}
 	r.hasher = newFileHasher(r.fp.Size, r.j.MD5State, r.j.MD5Offset, ends, chain)
+	r.inflight = make([]atomic.Int64, len(r.j.Parts))
 	r.mu.Unlock()
 
 	// A failure of the hasher (the file got shorter) stops the parts too.
@@ -401,7 +414,7 @@ func (r *run) send(ctx context.Context) (*Result, error) {
 	}()
 
 	watchDone := make(chan struct{})
-	go r.watchRate(hctx, watchDone)
+	go r.tick(hctx, watchDone)
 	err := r.sendMissing(hctx)
 	close(watchDone)
 	if err != nil {

@@ -1029,3 +1029,29 @@ func TestPutWarnsEarlyOnALinkTooSlowForTheSession(t *testing.T) {
 		t.Fatalf("messages:\n%s", ev.messages())
 	}
 }
+
+// Progress moves with the bytes on their way: before the one part of a file
+// is acknowledged, progress events already count its bytes sent.
+func TestPutReportsTheBytesOnTheirWay(t *testing.T) {
+	s := startThrottled(t, server.Config{Strict: true}, 512<<10)
+	dir := t.TempDir()
+	path, _ := writeFile(t, dir, 3<<20, 23) // one part: about 6 s at 512 KiB/s
+	ev := &events{}
+	o := opts(t, ev, dir)
+	o.PartSize, o.Concurrency = 3<<20, 1
+	if _, err := (&upload.Uploader{Client: stallClient(t, s, time.Minute, 0), Opts: o}).Put(context.Background(), path); err != nil {
+		t.Fatal(err)
+	}
+	before := 0
+	for _, e := range ev.list {
+		if e.BytesSent > e.BytesTotal || e.BytesSent < e.BytesDone {
+			t.Fatalf("%s event: %d bytes sent, %d done, of %d", e.Type, e.BytesSent, e.BytesDone, e.BytesTotal)
+		}
+		if e.Type == upload.EventProgress && e.PartsDone == 0 && e.BytesSent > 0 {
+			before++
+		}
+	}
+	if before < 2 {
+		t.Fatalf("%d progress events counted bytes before the part was acknowledged, want several", before)
+	}
+}
