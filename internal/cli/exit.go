@@ -65,9 +65,12 @@ func (e exitError) Unwrap() error { return e.err }
 func exitCode(ctx context.Context, err error) int {
 	var ue usageError
 	var ee exitError
+	var re reportedError
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.As(err, &re):
+		return re.code
 	case errors.As(err, &ee):
 		return ee.code
 	case errors.As(err, &ue):
@@ -86,46 +89,74 @@ func exitCode(ctx context.Context, err error) int {
 	return ExitFailure
 }
 
-// reportError writes err to stderr as "uploads: error: …", with the API's
-// status, type, param and code when there are some, and a hint where one
-// helps.
-func reportError(ctx context.Context, w io.Writer, err error) {
+// reportedError is a failure already reported (as JSON events): Run
+// prints nothing more and exits with code.
+type reportedError struct {
+	code int
+	err  error
+}
+
+func (e reportedError) Error() string { return e.err.Error() }
+func (e reportedError) Unwrap() error { return e.err }
+
+// errorReport is what is said of an error: the message, the API's details
+// (status, type, param, code, request) when there are some, and a hint.
+type errorReport struct {
+	Message, Detail, Hint string
+}
+
+// describeError says what went wrong, with the API's message in place of
+// the SDK's long rendering, and the hint that helps, if one does.
+func describeError(ctx context.Context, err error) errorReport {
+	var r errorReport
 	if ae, ok := api.ErrorOf(err); ok {
 		msg := ae.Message
 		if msg == "" {
 			msg = fmt.Sprintf("the API answered %d", ae.StatusCode)
 		}
 		// Keep the context callers wrapped around the API's error (which
-		// part, after how many retries), with the API's own message in place
-		// of the SDK's long rendering.
-		msg = strings.Replace(err.Error(), ae.Error(), msg, 1)
-		fmt.Fprintf(w, "uploads: error: %s\n", msg)
-		detail := fmt.Sprintf("status %d", ae.StatusCode)
+		// part, after how many retries), with the API's own message.
+		r.Message = strings.Replace(err.Error(), ae.Error(), msg, 1)
+		r.Detail = fmt.Sprintf("status %d", ae.StatusCode)
 		for _, kv := range [][2]string{{"type", ae.Type}, {"param", ae.Param}, {"code", ae.Code}} {
 			if kv[1] != "" {
-				detail += ", " + kv[0] + " " + kv[1]
+				r.Detail += ", " + kv[0] + " " + kv[1]
 			}
 		}
 		if ae.Request != nil {
-			detail += ", " + ae.Request.Method + " " + ae.Request.URL.Path
+			r.Detail += ", " + ae.Request.Method + " " + ae.Request.URL.Path
 		}
-		fmt.Fprintf(w, "uploads: error: (%s)\n", detail)
 	} else {
-		fmt.Fprintf(w, "uploads: error: %v\n", err)
+		r.Message = err.Error()
 	}
 	var he hintError
 	switch {
 	case errors.As(err, &he):
-		fmt.Fprintf(w, "uploads: hint: %s\n", he.hint)
+		r.Hint = he.hint
 	case errors.As(err, new(usageError)):
-		fmt.Fprintln(w, "uploads: hint: run 'uploads --help' or 'uploads COMMAND --help' for usage")
+		r.Hint = "run 'uploads --help' or 'uploads COMMAND --help' for usage"
 	case errors.Is(err, api.ErrNoAPIKey):
 	default:
 		switch api.Classify(ctx, err) {
 		case api.Auth:
-			fmt.Fprintln(w, "uploads: hint: check OPENAI_API_KEY (or --api-key) and that it belongs to the organization that owns the object")
+			r.Hint = "check OPENAI_API_KEY (or --api-key) and that it belongs to the organization that owns the object"
 		case api.Transient:
-			fmt.Fprintln(w, "uploads: hint: the failure may be temporary; check the network and --base-url, then run the command again")
+			r.Hint = "the failure may be temporary; check the network and --base-url, then run the command again"
 		}
+	}
+	return r
+}
+
+// reportError writes err to stderr as "uploads: error: …", with the API's
+// status, type, param and code when there are some, and a hint where one
+// helps.
+func reportError(ctx context.Context, w io.Writer, err error) {
+	r := describeError(ctx, err)
+	fmt.Fprintf(w, "uploads: error: %s\n", r.Message)
+	if r.Detail != "" {
+		fmt.Fprintf(w, "uploads: error: (%s)\n", r.Detail)
+	}
+	if r.Hint != "" {
+		fmt.Fprintf(w, "uploads: hint: %s\n", r.Hint)
 	}
 }

@@ -56,17 +56,92 @@ func (p *progress) report(e upload.Event) {
 	}
 	switch p.mode {
 	case progressJSON:
-		e.Wait = e.Wait.Round(time.Millisecond)
-		b, _ := json.Marshal(struct {
-			Time string `json:"time"`
-			upload.Event
-		}{time.Now().UTC().Format(time.RFC3339Nano), e})
-		fmt.Fprintf(p.w, "%s\n", b)
+		p.writeJSON(jsonEvent{
+			Event: string(e.Type), File: e.File, UploadID: e.UploadID, FileID: e.FileID, Part: e.Part, Attempt: e.Attempt,
+			WaitMS: e.Wait.Milliseconds(), Error: e.Error, Reason: e.Reason, Message: e.Message, Resumed: e.Resumed,
+			BytesSent: &e.BytesSent, BytesDone: &e.BytesDone, BytesTotal: &e.BytesTotal, PartsDone: &e.PartsDone,
+			PartsTotal: &e.PartsTotal, Retries: &e.Retries, Stalls: e.Stalls,
+		})
 	case progressBar:
 		p.bar(e, name)
 	case progressPlain:
 		p.plain(e, name)
 	}
+}
+
+// EventsVersion is the version of the JSON event stream (docs/events.md):
+// it changes only when a field changes meaning or goes away.
+const EventsVersion = 1
+
+// jsonEvent is one line of --progress json. Progress fields are pointers so
+// that the events about a whole run (failed, interrupted, summary) leave out
+// what does not apply.
+type jsonEvent struct {
+	V        int    `json:"v"`
+	Time     string `json:"time"`
+	Event    string `json:"event"`
+	File     string `json:"file,omitempty"`
+	UploadID string `json:"upload_id,omitempty"`
+	FileID   string `json:"file_id,omitempty"`
+	Part     int    `json:"part,omitempty"`
+	Attempt  int    `json:"attempt,omitempty"`
+	WaitMS   int64  `json:"wait_ms,omitempty"`
+	Error    string `json:"error,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Message  string `json:"message,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+	Hint     string `json:"hint,omitempty"`
+	Resume   string `json:"resume,omitempty"`
+	ExitCode *int   `json:"exit_code,omitempty"`
+	Resumed  bool   `json:"resumed,omitempty"`
+
+	BytesSent  *int64 `json:"bytes_sent,omitempty"`
+	BytesDone  *int64 `json:"bytes_done,omitempty"`
+	BytesTotal *int64 `json:"bytes_total,omitempty"`
+	PartsDone  *int   `json:"parts_done,omitempty"`
+	PartsTotal *int   `json:"parts_total,omitempty"`
+	Retries    *int   `json:"retries,omitempty"`
+	Stalls     int    `json:"stalls,omitempty"`
+
+	Files     *int `json:"files,omitempty"`
+	Completed *int `json:"completed,omitempty"`
+	Failed    *int `json:"failed,omitempty"`
+}
+
+// writeJSON writes one event line; the caller holds p.mu.
+func (p *progress) writeJSON(e jsonEvent) {
+	e.V, e.Time = EventsVersion, time.Now().UTC().Format(time.RFC3339Nano)
+	b, _ := json.Marshal(e)
+	fmt.Fprintf(p.w, "%s\n", b)
+}
+
+// failed reports a file that did not complete, in JSON mode: an
+// "interrupted" event when the run was stopped, else "failed", with what
+// the error says, the hint and the exit code. It reports false in other
+// modes (the error is then printed as text).
+func (p *progress) failed(file string, interrupted bool, r errorReport, code int, resume string) bool {
+	if p.mode != progressJSON {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ev := "failed"
+	if interrupted {
+		ev = "interrupted"
+	}
+	p.writeJSON(jsonEvent{Event: ev, File: file, Message: r.Message, Detail: r.Detail, Hint: r.Hint, Resume: resume, ExitCode: &code})
+	return true
+}
+
+// summary reports a run of several files, in JSON mode.
+func (p *progress) summary(files, completed, failed int) bool {
+	if p.mode != progressJSON {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.writeJSON(jsonEvent{Event: "summary", Files: &files, Completed: &completed, Failed: &failed})
+	return true
 }
 
 func (p *progress) clearBar(file string) {

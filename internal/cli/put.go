@@ -127,8 +127,9 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 		Purpose: o.Purpose, PartSize: int64(cfg.PartSize), Concurrency: cfg.Concurrency, ExpiresAfter: o.ExpiresAfter,
 		MimeType: o.MimeType, Retry: retry.Policy{Retries: cfg.Retries, Base: retry.Default.Base, Max: retry.Default.Max},
 		Journal: &journal.Store{Dir: dir}, Restart: o.Restart, Verify: o.Verify, CancelOnFailure: o.CancelOnFailure,
-		Report: newProgress(mode, f.IO.Err, o.PlainInterval).report,
 	}
+	prog := newProgress(mode, f.IO.Err, o.PlainInterval)
+	opts.Report = prog.report
 	if err := opts.Check(); err != nil {
 		return usagef(fmt.Errorf("%w (part size from --part-size, UPLOADS_PART_SIZE or the config file: %s)", err, units.FormatSize(int64(cfg.PartSize))))
 	}
@@ -152,7 +153,13 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 			defer outMu.Unlock()
 			if err != nil {
 				failures = append(failures, err)
-				if len(o.Files) > 1 {
+				explained := explainPutFailure(ctx, f, err)
+				resume := ""
+				var fe *upload.FailedError
+				if errors.As(err, &fe) && fe.Kept {
+					resume = resumeCommand(f.Args)
+				}
+				if !prog.failed(file, api.Classify(ctx, err) == api.Canceled, describeError(ctx, explained), exitCode(ctx, explained), resume) && len(o.Files) > 1 {
 					reportError(ctx, f.IO.Err, fmt.Errorf("%s: %w", file, err))
 				}
 				return nil
@@ -168,7 +175,7 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if len(o.Files) > 1 && mode != progressNone {
+	if len(o.Files) > 1 && mode != progressNone && !prog.summary(len(o.Files), done, len(failures)) {
 		fmt.Fprintf(f.IO.Err, "uploads: %d of %d files uploaded, %d failed\n", done, len(o.Files), len(failures))
 	}
 	if len(failures) == 0 {
@@ -176,9 +183,15 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 	}
 	first := failures[0]
 	if len(o.Files) > 1 {
-		return exitError{code: exitCode(ctx, first), err: fmt.Errorf("%d of %d files failed", len(failures), len(o.Files))}
+		err = exitError{code: exitCode(ctx, first), err: fmt.Errorf("%d of %d files failed", len(failures), len(o.Files))}
+	} else {
+		err = explainPutFailure(ctx, f, first)
 	}
-	return explainPutFailure(ctx, f, first)
+	if mode == progressJSON {
+		// Every failure is an event already: stderr stays JSON lines.
+		return reportedError{code: exitCode(ctx, err), err: err}
+	}
+	return err
 }
 
 // explainPutFailure adds what happened to the session and how to go on.

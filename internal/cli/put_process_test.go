@@ -62,7 +62,11 @@ func uploadsBinary(t *testing.T) string {
 }
 
 type putEvent struct {
+	V         int    `json:"v"`
 	Event     string `json:"event"`
+	Message   string `json:"message"`
+	Resume    string `json:"resume"`
+	ExitCode  *int   `json:"exit_code"`
 	Part      int    `json:"part"`
 	PartsDone int    `json:"parts_done"`
 	Resumed   bool   `json:"resumed"`
@@ -261,9 +265,18 @@ func testPutInterruptedExits130(t *testing.T, strict bool) {
 		t.Fatalf("took %v to stop after Ctrl-C", took)
 	}
 	stderr := first.raw.String()
-	if !strings.Contains(stderr, "uploads: error: interrupted:") ||
-		!strings.Contains(stderr, "uploads: hint: resume with: uploads put --progress json "+path+" --purpose video --part-size 512KiB --concurrency 2 (with the same API key in OPENAI_API_KEY") {
-		t.Fatalf("stderr does not say how to resume:\n%s", stderr[max(0, len(stderr)-1500):])
+	// In JSON mode stderr is JSON lines only; the interruption is an event
+	// that says how to resume.
+	last := first.events[len(first.events)-1]
+	if last.V != 1 || last.Event != "interrupted" || last.ExitCode == nil || *last.ExitCode != 130 ||
+		!strings.HasPrefix(last.Message, "interrupted: ") ||
+		!strings.HasPrefix(last.Resume, "uploads put --progress json "+path+" --purpose video --part-size 512KiB --concurrency 2 (with the same API key in OPENAI_API_KEY") {
+		t.Fatalf("the last event does not say how to resume: %+v\n%s", last, stderr[max(0, len(stderr)-1500):])
+	}
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if !strings.HasPrefix(line, `{"v":1,`) {
+			t.Fatalf("a line of stderr in JSON mode is not a JSON event: %q", line)
+		}
 	}
 	if strings.Contains(stderr, secretKey) {
 		t.Fatalf("the API key is printed:\n%s", stderr[max(0, len(stderr)-1500):])

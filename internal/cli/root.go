@@ -57,6 +57,9 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 	if err == nil {
 		return ExitOK
 	}
+	if errors.As(err, new(reportedError)) {
+		return exitCode(ctx, err)
+	}
 	usage := errors.As(err, new(usageError))
 	switch {
 	case ctx.Err() != nil && !usage && !strings.HasPrefix(err.Error(), "interrupted"):
@@ -87,7 +90,10 @@ implements the same API (uploads serve), for tests, CI pipelines and demos.
 		SilenceErrors: true,
 		Args:          cobra.ArbitraryArgs,
 		RunE:          runGroup,
+		// --version prints what 'uploads version' prints.
+		Version: Version,
 	}
+	root.SetVersionTemplate(fmt.Sprintf("uploads %s (commit %s, built %s)\n", Version, Commit, Date))
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
