@@ -31,13 +31,29 @@ const exitCodesHelp = `EXIT STATUS
   5    transient failure after retries (network, 429, 5xx)
   130  interrupted (Ctrl-C, SIGTERM)`
 
-// usageError is a mistake in how the command was called.
-type usageError struct{ err error }
+// usageError is a mistake in how the command was called. A configuration
+// error (a bad setting in a flag, the environment or the config file, a
+// missing API key) is one too, with the same exit code, but its message says
+// all there is: the command's usage is not shown after it.
+type usageError struct {
+	err    error
+	config bool
+}
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-func usagef(err error) error { return usageError{err} }
+func usagef(err error) error { return usageError{err: err} }
+
+// configErr is a configuration error (see usageError).
+func configErr(err error) error { return usageError{err: err, config: true} }
+
+// showsUsage reports whether err is a usage error after which the
+// command's usage helps.
+func showsUsage(err error) bool {
+	var ue usageError
+	return errors.As(err, &ue) && !ue.config
+}
 
 // hintError carries a next step to print after the error.
 type hintError struct {
@@ -133,7 +149,7 @@ func describeError(ctx context.Context, err error) errorReport {
 	switch {
 	case errors.As(err, &he):
 		r.Hint = he.hint
-	case errors.As(err, new(usageError)):
+	case showsUsage(err):
 		r.Hint = "run 'uploads --help' or 'uploads COMMAND --help' for usage"
 	case errors.Is(err, api.ErrNoAPIKey):
 	default:

@@ -43,7 +43,7 @@ func (f *Factory) addGlobalFlags(cmd *cobra.Command) {
 func (f *Factory) Config(cmd *cobra.Command) (config.Config, error) {
 	cfg, err := config.Load(cmd.Flags(), f.ConfigFile)
 	if err != nil {
-		return cfg, usagef(err)
+		return cfg, configErr(err)
 	}
 	if f.JSON {
 		cfg.Format = "json"
@@ -63,7 +63,7 @@ func (f *Factory) Client(cmd *cobra.Command) (*api.Client, config.Config, error)
 		UserAgent: "uploads/" + Version,
 	})
 	if err != nil {
-		return nil, cfg, usagef(err)
+		return nil, cfg, configErr(err)
 	}
 	return c, cfg, nil
 }

@@ -69,7 +69,7 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 			"a request took longer than --timeout (UPLOADS_TIMEOUT, default 10m); raise it, or check the server")
 	}
 	reportError(ctx, stdio.Err, err)
-	if usage && cmd != nil {
+	if showsUsage(err) && cmd != nil {
 		// A usage error shows the usage of the command it is about.
 		fmt.Fprintf(stdio.Err, "\n%s", cmd.UsageString())
 	}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
@@ -111,6 +113,9 @@ func Load(flags *pflag.FlagSet, file string) (Config, error) {
 			}
 		}
 	}
+	if err := checkKeys(v); err != nil {
+		return Config{}, fmt.Errorf("config file %s: %w", file, err)
+	}
 	hook := mapstructure.ComposeDecodeHookFunc(mapstructure.StringToTimeDurationHookFunc(), sizeHook)
 	if err := v.Unmarshal(&cfg, viper.DecodeHook(hook)); err != nil {
 		return Config{}, fmt.Errorf("config%s: %w", inFile(file), err)
@@ -167,4 +172,52 @@ func sizeHook(from, to reflect.Type, data any) (any, error) {
 		return units.Size(int64(d)), nil
 	}
 	return data, nil
+}
+
+// checkKeys refuses a key the configuration does not have (a misspelled
+// key would otherwise be ignored, and its setting silently take its
+// default), naming the closest one.
+func checkKeys(v *viper.Viper) error {
+	known := make([]string, len(Settings))
+	for i, st := range Settings {
+		known[i] = st.Key
+	}
+	for _, k := range v.AllKeys() {
+		top, _, _ := strings.Cut(k, ".")
+		if slices.Contains(known, top) {
+			continue
+		}
+		best, dist := "", 1<<30
+		for _, kn := range known {
+			if d := distance(strings.ReplaceAll(top, "-", "_"), kn); d < dist {
+				best, dist = kn, d
+			}
+		}
+		if dist <= 3 {
+			return fmt.Errorf("unknown key %q; did you mean %q? (the keys: %s)", top, best, strings.Join(known, ", "))
+		}
+		return fmt.Errorf("unknown key %q (the keys: %s)", top, strings.Join(known, ", "))
+	}
+	return nil
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
