@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 
 	"github.com/uploads-dev/uploads/internal/api"
@@ -152,6 +153,8 @@ func describeError(ctx context.Context, err error) errorReport {
 	case showsUsage(err):
 		r.Hint = "run 'uploads --help' or 'uploads COMMAND --help' for usage"
 	case errors.Is(err, api.ErrNoAPIKey):
+	case wrongBaseURL(err):
+		r.Hint = "the server has no such URL: the base URL of the API usually ends in /v1 (for example https://api.openai.com/v1 or http://127.0.0.1:8089/v1); check --base-url or OPENAI_BASE_URL"
 	default:
 		switch api.Classify(ctx, err) {
 		case api.Auth:
@@ -161,6 +164,13 @@ func describeError(ctx context.Context, err error) errorReport {
 		}
 	}
 	return r
+}
+
+// wrongBaseURL reports whether err is a 404 for a path without /v1/: a
+// base URL that misses its /v1.
+func wrongBaseURL(err error) bool {
+	ae, ok := api.ErrorOf(err)
+	return ok && ae.StatusCode == http.StatusNotFound && ae.Request != nil && !strings.Contains(ae.Request.URL.Path, "/v1/")
 }
 
 // reportError writes err to stderr as "uploads: error: …", with the API's

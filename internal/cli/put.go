@@ -199,6 +199,9 @@ func explainPutFailure(ctx context.Context, f *Factory, err error) error {
 	if journal.IsLocked(err) {
 		return withHint(err, "wait for it to finish, or stop it (Ctrl-C keeps its journal) and run this command again to resume")
 	}
+	if apiCode(err) == "unsupported_mime_type" {
+		return withHint(err, "the MIME type was detected from the file's extension, else its content; pass --mime-type with one of the types the purpose allows if the detection is wrong")
+	}
 	var fe *upload.FailedError
 	if !errors.As(err, &fe) {
 		return err
