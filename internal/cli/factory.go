@@ -68,6 +68,16 @@ func (f *Factory) Client(cmd *cobra.Command) (*api.Client, config.Config, error)
 	return c, cfg, nil
 }
 
+// terminalWidth is w's width in columns when it is a terminal, else 80.
+func terminalWidth(w io.Writer) int {
+	if f, ok := w.(*os.File); ok {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+			return cols
+		}
+	}
+	return 80
+}
+
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,15 +29,19 @@ type progress struct {
 	w        io.Writer
 	interval time.Duration
 
+	// width is the terminal's width in columns (80 when unknown).
+	width int
+
 	mu    sync.Mutex
 	bars  map[string]*progressbar.ProgressBar
+	names map[string]string // the name each bar shows
 	last  map[string]time.Time
 	start map[string]time.Time
 	from  map[string]int64 // bytes already on the server at the start
 }
 
 func newProgress(mode string, w io.Writer, interval time.Duration) *progress {
-	return &progress{mode: mode, w: w, interval: interval,
+	return &progress{mode: mode, w: w, interval: interval, width: terminalWidth(w), names: map[string]string{},
 		bars: map[string]*progressbar.ProgressBar{}, last: map[string]time.Time{}, start: map[string]time.Time{}, from: map[string]int64{}}
 }
 
@@ -144,6 +149,75 @@ func (p *progress) summary(files, completed, failed int) bool {
 	return true
 }
 
+// barLayout is how a bar fits a terminal's width: the file's name (cut in
+// the middle when long), the bar's width, and whether the time left shows.
+type barLayout struct {
+	name     string
+	barWidth int
+	predict  bool
+}
+
+// barStats is the room the figures after the bar take at most:
+// " 100% |" + "| (1000/1000 MiB, 999 MiB/s)" and, with predict, " [59m59s:59m59s]".
+const (
+	barStats       = 36
+	barStatsTime   = 16
+	minBarWidth    = 6
+	maxBarWidth    = 30
+	minNameColumns = 8
+)
+
+// layoutBar fits a bar to width columns for a file called name with parts
+// parts: one line, never more (a wrapped line would be redrawn on a new
+// line each time).
+func layoutBar(width int, name string, parts int) barLayout {
+	l := barLayout{predict: width >= 90}
+	stats := barStats
+	if l.predict {
+		stats += barStatsTime
+	}
+	counter := len(fmt.Sprintf(" %d/%d", parts, parts))
+	// The name gets at most half of what the figures leave, the bar the rest.
+	room := min(width-1-stats-counter-minBarWidth, (width-1-stats-counter)/2)
+	l.name = shorten(name, max(room, minNameColumns))
+	l.barWidth = min(max(width-1-stats-counter-len([]rune(l.name)), minBarWidth), maxBarWidth)
+	return l
+}
+
+// shorten cuts s to n runes, with an ellipsis in the middle.
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	if n < 3 {
+		return string(r[:n])
+	}
+	head := (n - 1) / 2
+	tail := n - 1 - head
+	return string(r[:head]) + "…" + string(r[len(r)-tail:])
+}
+
+// lineWriter keeps each redraw of a bar to one line of the terminal: what
+// follows a carriage return is cut to width-1 columns.
+type lineWriter struct {
+	w     io.Writer
+	width int
+}
+
+func (lw *lineWriter) Write(p []byte) (int, error) {
+	segs := strings.Split(string(p), "\r")
+	for i, seg := range segs {
+		if r := []rune(seg); lw.width > 1 && len(r) > lw.width-1 {
+			segs[i] = string(r[:lw.width-1])
+		}
+	}
+	if _, err := io.WriteString(lw.w, strings.Join(segs, "\r")); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 func (p *progress) clearBar(file string) {
 	if b := p.bars[file]; b != nil {
 		_ = b.Clear()
@@ -156,19 +230,20 @@ func (p *progress) bar(e upload.Event, name string) {
 		if e.Type != upload.EventStart {
 			return
 		}
+		l := layoutBar(p.width, name, e.PartsTotal)
 		b = progressbar.NewOptions64(e.BytesTotal,
-			progressbar.OptionSetWriter(p.w),
+			progressbar.OptionSetWriter(&lineWriter{w: p.w, width: p.width}),
 			progressbar.OptionShowBytes(true),
 			progressbar.OptionShowCount(),
 			progressbar.OptionUseIECUnits(true),
-			progressbar.OptionSetWidth(24),
+			progressbar.OptionSetWidth(l.barWidth),
 			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionFullWidth(),
+			progressbar.OptionSetPredictTime(l.predict),
 		)
 		p.bars[e.File] = b
+		p.names[e.File] = l.name
 	}
-	b.Describe(fmt.Sprintf("%s parts %d/%d retries %d", name, e.PartsDone, e.PartsTotal, e.Retries))
+	b.Describe(fmt.Sprintf("%s %d/%d", p.names[e.File], e.PartsDone, e.PartsTotal))
 	if e.Type == upload.EventStart {
 		// Parts acknowledged by an earlier run do not count towards the rate.
 		_ = b.Set64(e.BytesDone)
