@@ -108,9 +108,11 @@ type jsonEvent struct {
 	Retries    *int   `json:"retries,omitempty"`
 	Stalls     int    `json:"stalls,omitempty"`
 
-	Files     *int `json:"files,omitempty"`
-	Completed *int `json:"completed,omitempty"`
-	Failed    *int `json:"failed,omitempty"`
+	Files       *int `json:"files,omitempty"`
+	Completed   *int `json:"completed,omitempty"`
+	Failed      *int `json:"failed,omitempty"`
+	Interrupted *int `json:"interrupted,omitempty"`
+	NotStarted  *int `json:"not_started,omitempty"`
 }
 
 // writeJSON writes one event line; the caller holds p.mu.
@@ -139,13 +141,13 @@ func (p *progress) failed(file string, interrupted bool, r errorReport, code int
 }
 
 // summary reports a run of several files, in JSON mode.
-func (p *progress) summary(files, completed, failed int) bool {
+func (p *progress) summary(files, completed, failed, interrupted, notStarted int) bool {
 	if p.mode != progressJSON {
 		return false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.writeJSON(jsonEvent{Event: "summary", Files: &files, Completed: &completed, Failed: &failed})
+	p.writeJSON(jsonEvent{Event: "summary", Files: &files, Completed: &completed, Failed: &failed, Interrupted: &interrupted, NotStarted: &notStarted})
 	return true
 }
 

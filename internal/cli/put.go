@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -139,59 +141,148 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 	json := f.JSON || (cmd.Flags().Changed("format") && cfg.Format == "json")
 	up := &upload.Uploader{Client: client, Opts: opts}
 
+	out := &putOutput{w: f.IO.Out, json: json, several: len(o.Files) > 1, results: make([]*upload.Result, len(o.Files)), ended: make([]bool, len(o.Files))}
 	var (
-		outMu    sync.Mutex
-		failures []error
-		done     int
+		mu         sync.Mutex
+		failures   []error
+		done       int
+		notStarted int
+		interrupts int
 	)
 	g := errgroup.Group{}
 	g.SetLimit(o.Jobs)
-	for _, file := range o.Files {
+	for i, file := range o.Files {
 		g.Go(func() error {
+			if ctx.Err() != nil {
+				// Stopped before this file began: not a failure of its own.
+				mu.Lock()
+				notStarted++
+				mu.Unlock()
+				return out.skip(i)
+			}
 			res, err := up.Put(ctx, file)
-			outMu.Lock()
-			defer outMu.Unlock()
+			mu.Lock()
+			defer mu.Unlock()
 			if err != nil {
 				failures = append(failures, err)
+				interrupted := api.Classify(ctx, err) == api.Canceled
+				if interrupted {
+					interrupts++
+				}
 				explained := explainPutFailure(ctx, f, err)
 				resume := ""
 				var fe *upload.FailedError
 				if errors.As(err, &fe) && fe.Kept {
 					resume = resumeCommand(f.Args)
 				}
-				if !prog.failed(file, api.Classify(ctx, err) == api.Canceled, describeError(ctx, explained), exitCode(ctx, explained), resume) && len(o.Files) > 1 {
+				if !prog.failed(file, interrupted, describeError(ctx, explained), exitCode(ctx, explained), resume) && len(o.Files) > 1 && !interrupted {
 					reportError(ctx, f.IO.Err, fmt.Errorf("%s: %w", file, err))
 				}
-				return nil
+				return out.skip(i)
 			}
 			done++
-			if json {
-				return printJSONLine(f.IO.Out, res.Upload)
-			}
-			_, err = fmt.Fprintln(f.IO.Out, res.FileID)
-			return err
+			return out.add(i, res)
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if len(o.Files) > 1 && mode != progressNone && !prog.summary(len(o.Files), done, len(failures)) {
-		fmt.Fprintf(f.IO.Err, "uploads: %d of %d files uploaded, %d failed\n", done, len(o.Files), len(failures))
+	if len(o.Files) > 1 && mode != progressNone && !prog.summary(len(o.Files), done, len(failures)-interrupts, interrupts, notStarted) {
+		line := fmt.Sprintf("uploads: %d of %d files uploaded, %d failed", done, len(o.Files), len(failures)-interrupts)
+		if interrupts > 0 {
+			line += fmt.Sprintf(", %d interrupted", interrupts)
+		}
+		if notStarted > 0 {
+			line += fmt.Sprintf(", %d not started", notStarted)
+		}
+		fmt.Fprintln(f.IO.Err, line)
 	}
-	if len(failures) == 0 {
+	if len(failures) == 0 && notStarted == 0 {
 		return nil
 	}
-	first := failures[0]
-	if len(o.Files) > 1 {
-		err = exitError{code: exitCode(ctx, first), err: fmt.Errorf("%d of %d files failed", len(failures), len(o.Files))}
-	} else {
-		err = explainPutFailure(ctx, f, first)
+	switch {
+	case len(o.Files) == 1:
+		err = explainPutFailure(ctx, f, failures[0])
+	case ctx.Err() != nil:
+		// One resume command for the whole set: the same command line.
+		err = withHint(fmt.Errorf("interrupted: %d of %d files uploaded; %d interrupted (their journals kept), %d not started",
+			done, len(o.Files), interrupts, notStarted), "resume with: %s", resumeCommand(f.Args))
+	default:
+		err = exitError{code: exitCode(ctx, failures[0]), err: fmt.Errorf("%d of %d files failed", len(failures), len(o.Files))}
 	}
 	if mode == progressJSON {
 		// Every failure is an event already: stderr stays JSON lines.
 		return reportedError{code: exitCode(ctx, err), err: err}
 	}
 	return err
+}
+
+// putOutput prints the results in the order of the arguments, each as soon
+// as those before it have ended: one file prints its id (or its Upload with
+// --json); several print "FILE_ID<TAB>PATH" lines (or Uploads with
+// "local_path" added).
+type putOutput struct {
+	w       io.Writer
+	json    bool
+	several bool
+
+	mu      sync.Mutex
+	results []*upload.Result
+	ended   []bool
+	next    int
+}
+
+func (o *putOutput) add(i int, res *upload.Result) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.results[i], o.ended[i] = res, true
+	return o.flush()
+}
+
+// skip marks file i as ended without a result (failed, or not started).
+func (o *putOutput) skip(i int) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.ended[i] = true
+	return o.flush()
+}
+
+func (o *putOutput) flush() error {
+	for ; o.next < len(o.ended) && o.ended[o.next]; o.next++ {
+		res := o.results[o.next]
+		if res == nil {
+			continue
+		}
+		var err error
+		switch {
+		case o.json && o.several:
+			err = printJSONLine(o.w, withLocalPath(res.Upload, res.File))
+		case o.json:
+			err = printJSONLine(o.w, res.Upload)
+		case o.several:
+			_, err = fmt.Fprintf(o.w, "%s\t%s\n", res.FileID, res.File)
+		default:
+			_, err = fmt.Fprintln(o.w, res.FileID)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withLocalPath adds "local_path" to an Upload object.
+func withLocalPath(raw json.RawMessage, path string) json.RawMessage {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return raw
+	}
+	m["local_path"], _ = json.Marshal(path)
+	b, err := json.Marshal(m)
+	if err != nil {
+		return raw
+	}
+	return b
 }
 
 // explainPutFailure adds what happened to the session and how to go on.

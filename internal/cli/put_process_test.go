@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -62,15 +63,17 @@ func uploadsBinary(t *testing.T) string {
 }
 
 type putEvent struct {
-	V         int    `json:"v"`
-	Event     string `json:"event"`
-	Message   string `json:"message"`
-	Resume    string `json:"resume"`
-	ExitCode  *int   `json:"exit_code"`
-	Part      int    `json:"part"`
-	PartsDone int    `json:"parts_done"`
-	Resumed   bool   `json:"resumed"`
-	FileID    string `json:"file_id"`
+	V           int    `json:"v"`
+	Event       string `json:"event"`
+	Message     string `json:"message"`
+	Resume      string `json:"resume"`
+	NotStarted  *int   `json:"not_started"`
+	Interrupted *int   `json:"interrupted"`
+	ExitCode    *int   `json:"exit_code"`
+	Part        int    `json:"part"`
+	PartsDone   int    `json:"parts_done"`
+	Resumed     bool   `json:"resumed"`
+	FileID      string `json:"file_id"`
 }
 
 // putProcess runs `uploads put` with JSON progress on stderr, calling on for
@@ -300,4 +303,52 @@ func testPutInterruptedExits130(t *testing.T, strict bool) {
 		t.Fatalf("journal left after success: %v", journals)
 	}
 	_ = io.Discard
+}
+
+// Ctrl-C during a put of several files: the file in flight keeps its
+// journal, the files not yet started are "not started", not failures, and
+// one command resumes the whole set.
+func TestPutOfSeveralFilesInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	s := servertest.Start(t, server.Config{Strict: true}, latency(20*time.Millisecond))
+	dir := t.TempDir()
+	var files []string
+	for i := range 3 {
+		p := filepath.Join(dir, fmt.Sprintf("clip%d.mp4", i))
+		if err := os.WriteFile(p, bytes.Repeat([]byte{byte(i)}, 8<<20), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
+	}
+	state := t.TempDir()
+	env := []string{"XDG_STATE_HOME=" + state}
+	args := append(files, "--purpose", "video", "--part-size", "512KiB", "--concurrency", "1", "--jobs", "1")
+	var once sync.Once
+	p := startPut(t, s, env, func(p *putProcess, e putEvent) {
+		if e.Event == "part_done" && e.PartsDone >= 2 {
+			once.Do(func() { _ = p.cmd.Process.Signal(os.Interrupt) })
+		}
+	}, args...)
+	if code := p.wait(t); code != 130 {
+		t.Fatalf("exit %d, want 130; stderr:\n%s", code, p.raw.String())
+	}
+	var interrupted, summary *putEvent
+	for i := range p.events {
+		switch p.events[i].Event {
+		case "interrupted":
+			interrupted = &p.events[i]
+		case "summary":
+			summary = &p.events[i]
+		case "failed":
+			t.Fatalf("a file failed: %+v", p.events[i])
+		}
+	}
+	if interrupted == nil || !strings.HasPrefix(interrupted.Resume, "uploads put --progress json "+files[0]+" "+files[1]+" "+files[2]) {
+		t.Fatalf("interrupted event %+v; stderr:\n%s", interrupted, p.raw.String())
+	}
+	if summary == nil || summary.NotStarted == nil || *summary.NotStarted != 2 || *summary.Interrupted != 1 {
+		t.Fatalf("summary %+v; stderr:\n%s", summary, p.raw.String())
+	}
 }
