@@ -173,7 +173,7 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 				resume := ""
 				var fe *upload.FailedError
 				if errors.As(err, &fe) && fe.Kept {
-					resume = resumeCommand(f.Args)
+					resume = resumeCommand(without(f.Args, out.completed()))
 				}
 				if !prog.failed(file, interrupted, describeError(ctx, explained), exitCode(ctx, explained), resume) && len(o.Files) > 1 && !interrupted {
 					reportError(ctx, f.IO.Err, fmt.Errorf("%s: %w", file, err))
@@ -206,7 +206,7 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 	case ctx.Err() != nil:
 		// One resume command for the whole set: the same command line.
 		err = withHint(fmt.Errorf("interrupted: %d of %d files uploaded; %d interrupted (their journals kept), %d not started",
-			done, len(o.Files), interrupts, notStarted), "resume with: %s", resumeCommand(f.Args))
+			done, len(o.Files), interrupts, notStarted), "resume the rest with: %s", resumeCommand(without(f.Args, out.completed())))
 	default:
 		err = exitError{code: exitCode(ctx, failures[0]), err: fmt.Errorf("%d of %d files failed", len(failures), len(o.Files))}
 	}
@@ -269,6 +269,30 @@ func (o *putOutput) flush() error {
 		}
 	}
 	return nil
+}
+
+// completed lists the files that completed, as given.
+func (o *putOutput) completed() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var files []string
+	for _, r := range o.results {
+		if r != nil {
+			files = append(files, r.File)
+		}
+	}
+	return files
+}
+
+// without is args less the arguments in drop (the files already uploaded).
+func without(args, drop []string) []string {
+	var out []string
+	for _, a := range args {
+		if !slices.Contains(drop, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // withLocalPath adds "local_path" to an Upload object.
