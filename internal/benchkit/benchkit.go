@@ -1,5 +1,6 @@
 // Package benchkit is the plumbing shared by the end-to-end benchmarks: a real
-// uploads serve process, test files and content checks.
+// uploads serve process, test files, content checks, children run under GNU
+// time for their rusage, and the progress events of `uploads put`.
 //
 // It is used by internal/bench (testing.B benchmarks) and scripts/benchpeers
 // (the peers' comparison); every function reports failures as errors, and
@@ -10,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -52,12 +54,20 @@ func CleanEnv(drop ...string) []string {
 // measurements, and returns their MD5 in hex. The file stays in the page
 // cache, so every tool reads it hot.
 func MakeFile(path string, size int64) (md5hex string, err error) {
+	return MakeFileSeeded(path, size, 0)
+}
+
+// MakeFileSeeded is MakeFile with other bytes for each seed (seed 0 gives
+// MakeFile's).
+func MakeFileSeeded(path string, size int64, seed uint64) (md5hex string, err error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	rng := rand.NewChaCha8([32]byte{'b', 'e', 'n', 'c', 'h', 'p', 'e', 'e', 'r', 's'})
+	key := [32]byte{'b', 'e', 'n', 'c', 'h', 'p', 'e', 'e', 'r', 's'}
+	binary.LittleEndian.PutUint64(key[24:], seed)
+	rng := rand.NewChaCha8(key)
 	h := md5.New()
 	buf := make([]byte, 4<<20)
 	for left := size; left > 0; {
@@ -165,17 +175,68 @@ func (s *Server) CPU() time.Duration {
 // /v1/files/{id}/content with apiKey) into MD5 and fails unless it is size
 // bytes with the MD5 wantMD5 (hex).
 func (s *Server) CheckContent(ctx context.Context, apiKey, fileID, wantMD5 string, size int64) error {
-	h := md5.New()
-	cw := &countWriter{w: h}
+	got, n, err := s.ContentMD5(ctx, apiKey, fileID)
+	if err != nil {
+		return err
+	}
+	if got != wantMD5 || n != size {
+		return fmt.Errorf("the server's content of %s (%d bytes, MD5 %s) differs from the source (%d bytes, MD5 %s)",
+			fileID, n, got, size, wantMD5)
+	}
+	return nil
+}
+
+// CheckContentFile streams the content of the file fileID from the server
+// (GET /v1/files/{id}/content with apiKey) and fails unless it is, byte for
+// byte, the file at path. It checks the same as CheckContent, without
+// hashing, so it costs a fraction of the time.
+func (s *Server) CheckContentFile(ctx context.Context, apiKey, fileID, path string) error {
+	src, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	cw := &compareWriter{src: src, buf: make([]byte, 1<<20)}
 	status, err := do(ctx, http.MethodGet, s.BaseURL+"/files/"+fileID+"/content", apiKey, cw)
 	if err != nil || status != http.StatusOK {
 		return fmt.Errorf("read %s back: status %d, %v", fileID, status, err)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != wantMD5 || cw.n != size {
-		return fmt.Errorf("the server's content of %s (%d bytes, MD5 %s) differs from the source (%d bytes, MD5 %s)",
-			fileID, cw.n, got, size, wantMD5)
+	if n, _ := src.Read(cw.buf[:1]); n > 0 {
+		return fmt.Errorf("the server's content of %s is %d bytes, shorter than %s", fileID, cw.n, path)
 	}
 	return nil
+}
+
+// compareWriter fails a write whose bytes differ from src's next bytes.
+type compareWriter struct {
+	src *os.File
+	buf []byte
+	n   int64
+}
+
+func (c *compareWriter) Write(p []byte) (int, error) {
+	for done := 0; done < len(p); {
+		chunk := c.buf[:min(len(c.buf), len(p)-done)]
+		n, err := io.ReadFull(c.src, chunk)
+		if !bytes.Equal(chunk[:n], p[done:done+n]) || err != nil {
+			return done, fmt.Errorf("the server's content differs from %s after byte %d (or is longer)", c.src.Name(), c.n)
+		}
+		done += n
+		c.n += int64(n)
+	}
+	return len(p), nil
+}
+
+// ContentMD5 streams the content of the file fileID from the server (GET
+// /v1/files/{id}/content with apiKey) and returns its MD5 (hex) and length.
+func (s *Server) ContentMD5(ctx context.Context, apiKey, fileID string) (md5hex string, n int64, err error) {
+	h := md5.New()
+	cw := &countWriter{w: h}
+	status, err := do(ctx, http.MethodGet, s.BaseURL+"/files/"+fileID+"/content", apiKey, cw)
+	if err != nil || status != http.StatusOK {
+		return "", 0, fmt.Errorf("read %s back: status %d, %v", fileID, status, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), cw.n, nil
 }
 
 // Delete deletes the file fileID from the server (DELETE /v1/files/{id} with

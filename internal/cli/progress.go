@@ -54,10 +54,16 @@ func (p *progress) report(e upload.Event) {
 		p.clearBar(e.File)
 		fmt.Fprintf(p.w, "uploads: warning: %s: %s\n", name, e.Message)
 	}
-	if e.Type == upload.EventRetry && e.Reason == "stalled" && p.mode != progressJSON && p.mode != progressNone {
+	if e.Type == upload.EventRetry && p.mode != progressJSON && p.mode != progressNone {
+		// A retry says why and when, so that a server that is down does
+		// not look like a hung upload.
 		p.clearBar(e.File)
-		fmt.Fprintf(p.w, "uploads: warning: %s: part %d %s; cut and sent again (retry %d, in %s)\n",
-			name, e.Part, e.Error, e.Attempt, e.Wait.Round(time.Millisecond))
+		what := "sending it again"
+		if e.Reason == "stalled" {
+			what = "cut and sent again"
+		}
+		fmt.Fprintf(p.w, "uploads: warning: %s: part %d: %s; %s in %s (retry %d)\n",
+			name, e.Part, e.Error, what, e.Wait.Round(time.Millisecond), e.Attempt)
 	}
 	switch p.mode {
 	case progressJSON:

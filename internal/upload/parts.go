@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -59,7 +60,7 @@ func (r *run) sendPart(ctx context.Context, i int) error {
 		Gate:     &r.gate,
 		OnRetry: func(a retry.Attempt) {
 			r.retries.Add(1)
-			e := Event{Type: EventRetry, Part: i + 1, Attempt: a.N, Wait: a.Wait, Error: a.Err.Error()}
+			e := Event{Type: EventRetry, Part: i + 1, Attempt: a.N, Wait: a.Wait, Error: retryReason(a.Err)}
 			var se *api.StalledError
 			if errors.As(a.Err, &se) {
 				r.stalls.Add(1)
@@ -191,4 +192,21 @@ func (r *run) warnIfTooSlow(linkRate float64) {
 		r.warn(0, "at %s/s the remaining %s need about %s, but upload %s expires in %s; consider more --concurrency or a faster network",
 			units.FormatSize(int64(rate)), units.FormatSize(r.fp.Size-done), eta.Round(time.Second), id, left.Round(time.Second))
 	}
+}
+
+// retryReason says briefly why an attempt failed: the status and the API's
+// message, or the network's error, without the request's URL.
+func retryReason(err error) string {
+	if ae, ok := api.ErrorOf(err); ok {
+		reason := fmt.Sprintf("%d %s", ae.StatusCode, http.StatusText(ae.StatusCode))
+		if ae.Message != "" {
+			reason += ": " + ae.Message
+		}
+		return reason
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
 }
