@@ -33,6 +33,7 @@ type PutOptions struct {
 	Progress        string
 	Quiet           bool
 	Jobs            int
+	Manifest        string
 	// PlainInterval is how often plain progress prints a line.
 	PlainInterval time.Duration
 }
@@ -92,6 +93,7 @@ part size (parts stream from disk; they are never held in memory).
 	fl.StringVar(&o.Progress, "progress", progressAuto, "progress on stderr: auto (a bar on a terminal, plain lines otherwise), bar, plain, json (JSON lines), none")
 	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "print nothing but errors (same as --progress none)")
 	fl.IntVar(&o.Jobs, "jobs", 1, "files uploaded at the same time")
+	fl.StringVar(&o.Manifest, "manifest", "", "write a JSON Lines record per file (path, size, md5, purpose, upload_id, file_id, status, error) to this file, replaced atomically as each file ends")
 	_ = cmd.MarkFlagRequired("purpose")
 	return cmd
 }
@@ -141,6 +143,10 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 	json := f.JSON || (cmd.Flags().Changed("format") && cfg.Format == "json")
 	up := &upload.Uploader{Client: client, Opts: opts}
 
+	man := newManifest(o.Manifest, len(o.Files))
+	if err := man.check(); err != nil {
+		return err
+	}
 	out := &putOutput{w: f.IO.Out, json: json, several: len(o.Files) > 1, results: make([]*upload.Result, len(o.Files)), ended: make([]bool, len(o.Files))}
 	var (
 		mu         sync.Mutex
@@ -158,6 +164,9 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 				mu.Lock()
 				notStarted++
 				mu.Unlock()
+				if err := man.ended(i, file, o.Purpose, nil, nil, false); err != nil {
+					return err
+				}
 				return out.skip(i)
 			}
 			res, err := up.Put(ctx, file)
@@ -178,9 +187,15 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 				if !prog.failed(file, interrupted, describeError(ctx, explained), exitCode(ctx, explained), resume) && len(o.Files) > 1 && !interrupted {
 					reportError(ctx, f.IO.Err, fmt.Errorf("%s: %w", file, err))
 				}
+				if err := man.ended(i, file, o.Purpose, nil, err, interrupted); err != nil {
+					return err
+				}
 				return out.skip(i)
 			}
 			done++
+			if err := man.ended(i, file, o.Purpose, res, nil, false); err != nil {
+				return err
+			}
 			return out.add(i, res)
 		})
 	}

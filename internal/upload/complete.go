@@ -105,9 +105,10 @@ func (r *run) completed(uploadID, fileID string, upload json.RawMessage, recover
 	}
 	r.mu.Lock()
 	parts, bytes := r.j.Acked()
+	sum := r.j.MD5
 	r.mu.Unlock()
 	r.emit(Event{Type: EventCompleted, FileID: fileID})
-	return &Result{File: r.path, UploadID: uploadID, FileID: fileID, Upload: upload, Recovered: recovered,
+	return &Result{File: r.path, UploadID: uploadID, FileID: fileID, Size: r.fp.Size, MD5: sum, Upload: upload, Recovered: recovered,
 		PartsSent: parts - r.ackedAtStart, BytesSent: bytes - r.ackedBytesAtStart,
 		Retries: int(r.retries.Load()), Stalls: int(r.stalls.Load())}
 }

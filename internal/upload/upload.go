@@ -108,6 +108,9 @@ type Result struct {
 	File     string
 	UploadID string
 	FileID   string
+	// Size and MD5 (hex) are the file's.
+	Size int64
+	MD5  string
 	// Upload is the completed Upload object as the API returned it (or, when
 	// Recovered, as rebuilt from the file found).
 	Upload json.RawMessage
