@@ -13,6 +13,7 @@ import (
 
 	"github.com/uploads-dev/uploads/internal/api"
 	"github.com/uploads-dev/uploads/internal/retry"
+	"github.com/uploads-dev/uploads/internal/units"
 )
 
 // NewCmdParts builds `uploads parts` and its commands; runF replaces
@@ -88,8 +89,8 @@ Text output (--format text) is the part id.`),
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&flagID, "upload-id", "", "the upload (instead of the UPLOAD_ID argument)")
-	fl.Int64Var(&o.Offset, "offset", 0, "first byte of PATH to send")
-	fl.Int64Var(&o.Length, "length", 0, "number of bytes to send (default: to the end of PATH)")
+	fl.Var((*units.Size)(&o.Offset), "offset", "first byte of PATH to send: bytes, or a size such as 64MiB")
+	fl.Var((*units.Size)(&o.Length), "length", "number of bytes to send, or a size such as 64MiB (default: to the end of PATH)")
 	addRetriesFlag(cmd, false)
 	addStallTimeoutFlag(cmd)
 	return cmd

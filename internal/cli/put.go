@@ -95,6 +95,9 @@ part size (parts stream from disk; they are never held in memory).
 	fl.IntVar(&o.Jobs, "jobs", 1, "files uploaded at the same time")
 	fl.StringVar(&o.Manifest, "manifest", "", "write a JSON Lines record per file (path, size, md5, purpose, upload_id, file_id, status, error) to this file, replaced atomically as each file ends")
 	_ = cmd.MarkFlagRequired("purpose")
+	_ = cmd.RegisterFlagCompletionFunc("purpose", completePurpose)
+	_ = cmd.RegisterFlagCompletionFunc("progress", cobra.FixedCompletions(
+		[]string{progressAuto, progressBar, progressPlain, progressJSON, progressNone}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
