@@ -156,6 +156,9 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 		failures   []error
 		done       int
 		notStarted int
+		sentBytes  int64
+		retries    int
+		began      = time.Now()
 		interrupts int
 	)
 	g := errgroup.Group{}
@@ -196,6 +199,8 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 				return out.skip(i)
 			}
 			done++
+			sentBytes += res.BytesSent
+			retries += res.Retries
 			if err := man.ended(i, file, o.Purpose, res, nil, false); err != nil {
 				return err
 			}
@@ -206,7 +211,10 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 		return err
 	}
 	if len(o.Files) > 1 && mode != progressNone && !prog.summary(len(o.Files), done, len(failures)-interrupts, interrupts, notStarted) {
-		line := fmt.Sprintf("uploads: %d of %d files uploaded, %d failed", done, len(o.Files), len(failures)-interrupts)
+		took := time.Since(began)
+		line := fmt.Sprintf("uploads: %d of %d files uploaded (%s sent in %s, %s/s, %d retries), %d failed", done, len(o.Files),
+			units.FormatSize(sentBytes), took.Round(10*time.Millisecond), units.FormatSize(int64(float64(sentBytes)/max(took.Seconds(), 0.001))),
+			retries, len(failures)-interrupts)
 		if interrupts > 0 {
 			line += fmt.Sprintf(", %d interrupted", interrupts)
 		}
