@@ -16,36 +16,38 @@ const (
 	EventCompleted   EventType = "completed"    // the file exists
 )
 
-// Event is one progress report. Fields that do not apply are zero.
+// Event is one progress report. Fields that do not apply are zero. (The
+// command line renders events; its JSON form is docs/events.md.)
 type Event struct {
-	Type     EventType `json:"event"`
-	File     string    `json:"file"`
-	UploadID string    `json:"upload_id,omitempty"`
-	FileID   string    `json:"file_id,omitempty"`
+	Type     EventType
+	File     string
+	UploadID string
+	FileID   string
 	// Part is 1-based; 0 when the event is not about one part.
-	Part    int           `json:"part,omitempty"`
-	Attempt int           `json:"attempt,omitempty"`
-	Wait    time.Duration `json:"wait_ns,omitempty"`
-	Error   string        `json:"error,omitempty"`
+	Part    int
+	Attempt int
+	Wait    time.Duration
+	Error   string
 	// Reason is "stalled" on a retry of a part that was cut because its
 	// bytes stopped moving (or its answer did not come).
-	Reason  string `json:"reason,omitempty"`
-	Message string `json:"message,omitempty"`
+	Reason  string
+	Message string
 	// Resumed is true on EventStart when a journal was used.
-	Resumed bool `json:"resumed,omitempty"`
+	Resumed bool
 	// Progress at the time of the event: BytesDone are acknowledged by the
 	// server; BytesSent adds the bytes of the parts in flight handed to
 	// their connections so far.
-	BytesDone  int64 `json:"bytes_done"`
-	BytesSent  int64 `json:"bytes_sent"`
-	BytesTotal int64 `json:"bytes_total"`
-	PartsDone  int   `json:"parts_done"`
-	PartsTotal int   `json:"parts_total"`
-	Retries    int   `json:"retries"`
+	BytesDone  int64
+	BytesSent  int64
+	BytesTotal int64
+	PartsDone  int
+	PartsTotal int
+	Retries    int
 	// Stalls counts the retries that were stalls.
-	Stalls int `json:"stalls,omitempty"`
+	Stalls int
 }
 
-// Reporter receives events. It is called from several goroutines, one event
-// at a time, and must not block for long.
+// Reporter receives events, one at a time and in order (an upload of one
+// file never calls it twice at once), from the upload's goroutines; it must
+// not block for long.
 type Reporter func(Event)
