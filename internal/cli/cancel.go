@@ -27,7 +27,7 @@ func NewCmdCancel(f *Factory, runF func(*CancelOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cancel UPLOAD_ID",
 		Short: "Cancel a pending upload; its parts are discarded",
-		Long: withExitStatus(`Cancel a pending upload and print it (status "cancelled"). Its parts are
+		Long: `Cancel a pending upload and print it (status "cancelled"). Its parts are
 discarded and no file is made.
 
 When there is nothing left to cancel, the server answers 400
@@ -41,7 +41,7 @@ then finds out how the upload ended and says so plainly:
     became a file, which 'uploads files delete' removes if it is not wanted;
   - unknown (a 404 from a server that cannot tell): exit 3.
 
-Text output (--format text) is the upload id and its status.`),
+Text output (--format text) is the upload id and its status.`,
 		Example: `  uploads cancel upload_abc123
   trap 'uploads cancel "$id" >/dev/null' ERR`,
 		Args: positional(0, "UPLOAD_ID"),

@@ -41,7 +41,7 @@ func NewCmdComplete(f *Factory, runF func(*CompleteOptions) error) *cobra.Comman
 	cmd := &cobra.Command{
 		Use:   "complete UPLOAD_ID --part-id ID... | --part-ids-file FILE",
 		Short: "Complete an upload: its parts, in order, become a file",
-		Long: withExitStatus(`Complete an upload and print it, with the new file under "file".
+		Long: `Complete an upload and print it, with the new file under "file".
 
 The parts are given in the order their bytes belong in the file: with
 --part-id (repeatable, or comma-separated), or with --part-ids-file, one id a
@@ -52,7 +52,7 @@ add') gives its "id". Parts not listed are discarded.
 --md5 sends the MD5 of the whole file (hex) for the server to check;
 --md5-of FILE computes it from FILE, reading it once.
 
-Text output (--format text) is the file id.`),
+Text output (--format text) is the file id.`,
 		Example: `  uploads complete upload_abc123 --part-id part_1 --part-id part_2 --md5-of clip.mp4
   uploads complete upload_abc123 --part-ids-file parts.txt
   cat parts.jsonl | uploads complete upload_abc123 --part-ids-file -`,

@@ -36,7 +36,7 @@ func NewCmdCreate(f *Factory, runF func(*CreateOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create [FILE] --purpose PURPOSE",
 		Short: "Create an upload: a session that accepts parts for one file",
-		Long: withExitStatus(`Create an upload and print the Upload object.
+		Long: `Create an upload and print the Upload object.
 
 With FILE, the byte count and the filename come from the file and the MIME
 type is detected (by extension, then by content); --filename and --mime-type
@@ -46,7 +46,7 @@ The upload accepts parts (uploads parts add) until it is completed,
 cancelled or expired (an hour after creation on the real service).
 --expires-after-seconds sets when the resulting file expires (3600..2592000).
 
-Text output (--format text) is the upload id.`),
+Text output (--format text) is the upload id.`,
 		Example: `  uploads create clip.mp4 --purpose video
   uploads create --filename data.jsonl --purpose batch --bytes 2147483648 --mime-type application/jsonl
   id=$(uploads create clip.mp4 --purpose video --format text)`,

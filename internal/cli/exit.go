@@ -23,6 +23,21 @@ const (
 	ExitInterrupted = 130 // stopped by Ctrl-C or SIGTERM
 )
 
+// HelpTrailer ends every command's help (and its reference page): where
+// settings come from, and the exit codes.
+const HelpTrailer = `ENVIRONMENT
+  OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_PROJECT_ID
+               the API key, base URL, organization and project, as the official SDKs read them
+  UPLOADS_CONFIG, UPLOADS_TIMEOUT, UPLOADS_STALL_TIMEOUT, UPLOADS_RETRIES,
+  UPLOADS_CONCURRENCY, UPLOADS_PART_SIZE, UPLOADS_JOURNAL_DIR, UPLOADS_FORMAT
+               this tool's settings (a flag wins over the environment, which wins over the file)
+
+FILES
+  $XDG_CONFIG_HOME/uploads/config.yaml   the config file (or --config, or UPLOADS_CONFIG)
+  $XDG_STATE_HOME/uploads                 resume journals of uploads put (or --journal-dir)
+
+` + exitCodesHelp
+
 const exitCodesHelp = `EXIT STATUS
   0    success
   1    any other failure

@@ -45,10 +45,10 @@ func NewCmdFilesList(f *Factory, runF func(*FilesListOptions) error) *cobra.Comm
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List files, newest first",
-		Long: withExitStatus(`List files, newest first, following the API's pages, and print
+		Long: `List files, newest first, following the API's pages, and print
 {"object":"list","data":[FILE...]}.
 
-Text output (--format text) is a table: id, bytes, created, filename, purpose.`),
+Text output (--format text) is a table: id, bytes, created, filename, purpose.`,
 		Example: `  uploads files list --purpose batch --limit 20
   uploads files list --format text`,
 		Args: noArgs,
@@ -114,9 +114,9 @@ func NewCmdFilesGet(f *Factory, runF func(*FileOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get FILE_ID",
 		Short: "Show a file object",
-		Long: withExitStatus(`Print a file object.
+		Long: `Print a file object.
 
-Text output (--format text) is a one-row table: id, bytes, created, filename, purpose.`),
+Text output (--format text) is a one-row table: id, bytes, created, filename, purpose.`,
 		Example: `  uploads files get file-abc123`,
 		Args:    positional(1, "FILE_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -149,9 +149,9 @@ func NewCmdFilesDelete(f *Factory, runF func(*FileOptions) error) *cobra.Command
 	cmd := &cobra.Command{
 		Use:   "delete FILE_ID",
 		Short: "Delete a file",
-		Long: withExitStatus(`Delete a file and print {"id":…,"object":"file","deleted":true}.
+		Long: `Delete a file and print {"id":…,"object":"file","deleted":true}.
 
-Text output (--format text) is the file id and "deleted".`),
+Text output (--format text) is the file id and "deleted".`,
 		Example: `  uploads files delete file-abc123`,
 		Args:    positional(1, "FILE_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -198,12 +198,12 @@ func NewCmdFilesContent(f *Factory, runF func(*FilesContentOptions) error) *cobr
 	cmd := &cobra.Command{
 		Use:   "content FILE_ID [-o PATH]",
 		Short: "Download a file's bytes to PATH or stdout",
-		Long: withExitStatus(`Stream a file's bytes to stdout, or with -o to PATH.
+		Long: `Stream a file's bytes to stdout, or with -o to PATH.
 
 With -o, the bytes go to a temporary file in PATH's directory that is renamed
 to PATH once complete, so PATH is never left half-written. On stdout, content
 that looks binary is refused when stdout is a terminal (redirect it, use -o,
-or pass --force); text is written as is.`),
+or pass --force); text is written as is.`,
 		Example: `  uploads files content file-abc123 -o clip.mp4
   uploads files content file-abc123 | head`,
 		Args: positional(1, "FILE_ID"),

@@ -49,7 +49,7 @@ func NewCmdPartsAdd(f *Factory, runF func(*PartsAddOptions) error) *cobra.Comman
 	cmd := &cobra.Command{
 		Use:   "add UPLOAD_ID PATH",
 		Short: "Send one part of an upload, streamed from a file or stdin",
-		Long: withExitStatus(`Send one part (at most 64 MiB on the real service) and print the UploadPart
+		Long: `Send one part (at most 64 MiB on the real service) and print the UploadPart
 object; its id goes into 'uploads complete'.
 
 PATH is a file, or - for stdin. --offset and --length send one byte range of
@@ -61,7 +61,7 @@ re-read, so it is sent once and not retried. With stdin, --offset skips that
 many bytes and --length sends exactly that many (without it the part is sent
 chunked, to the end of the input).
 
-Text output (--format text) is the part id.`),
+Text output (--format text) is the part id.`,
 		Example: `  uploads parts add upload_abc123 clip.mp4
   uploads parts add upload_abc123 clip.mp4 --offset 67108864 --length 67108864
   tar c dir | uploads parts add --upload-id upload_abc123 -`,
@@ -324,11 +324,11 @@ func NewCmdPartsList(f *Factory, runF func(*PartsListOptions) error) *cobra.Comm
 	cmd := &cobra.Command{
 		Use:   "list UPLOAD_ID",
 		Short: "List the parts an upload has accepted (bundled server extension)",
-		Long: withExitStatus(`List the parts an upload has accepted so far, in the order accepted, each with
+		Long: `List the parts an upload has accepted so far, in the order accepted, each with
 its size and MD5: how a script resumes an interrupted upload. This is an
 extension of the bundled server (uploads serve); the real service answers 404.
 
-Text output (--format text) is a table: id, bytes, md5, created.`),
+Text output (--format text) is a table: id, bytes, md5, created.`,
 		Example: `  uploads parts list upload_abc123`,
 		Args:    positional(1, "UPLOAD_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {

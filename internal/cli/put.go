@@ -58,8 +58,7 @@ object, one JSON line per file); progress goes to stderr.
 
 Memory: about 20 MiB + --jobs × (1 MiB + --concurrency × 50 KiB), whatever the
 part size (parts stream from disk; they are never held in memory).
-
-` + exitCodesHelp,
+`,
 		Example: `  uploads put clip.mp4 --purpose video
   uploads put clip.mp4 --purpose video --concurrency 8 --json
   uploads put a.mp4 b.mp4 c.mp4 --purpose video --jobs 2 --progress plain

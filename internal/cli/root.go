@@ -84,8 +84,7 @@ func NewRootCmd(stdio IO, args ...string) *cobra.Command {
 		Short: "Upload large files with the OpenAI Uploads API, or serve that API locally",
 		Long: `uploads is a client for the OpenAI Uploads API and a local server that
 implements the same API (uploads serve), for tests, CI pipelines and demos.
-
-` + exitCodesHelp,
+`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.ArbitraryArgs,
@@ -93,6 +92,12 @@ implements the same API (uploads serve), for tests, CI pipelines and demos.
 		// --version prints what 'uploads version' prints.
 		Version: Version,
 	}
+	// Every command's help ends with the environment, the files and the
+	// exit codes, after its usage.
+	root.SetHelpTemplate(`{{with (or .Long .Short)}}{{. | trimTrailingWhitespaces}}
+
+{{end}}{{if or .Runnable .HasSubCommands}}{{.UsageString}}{{end}}
+` + HelpTrailer + "\n")
 	root.SetVersionTemplate(fmt.Sprintf("uploads %s (commit %s, built %s)\n", Version, Commit, Date))
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
@@ -208,7 +213,6 @@ func addRetriesFlag(cmd *cobra.Command, capped bool) {
 }
 
 // withExitStatus appends the exit codes to a command's long help.
-func withExitStatus(long string) string { return long + "\n\n" + exitCodesHelp }
 
 // apiCode is the API's error code behind err, or "".
 func apiCode(err error) string {

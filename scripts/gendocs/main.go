@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -36,7 +37,14 @@ func run(out string) error {
 	}
 	root := cli.NewRootCmd(cli.IO{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard})
 	root.DisableAutoGenTag = true
-	walk(root, func(c *cobra.Command) { c.Long = fenceIndented(c.Long) })
+	// The help's trailer (environment, files, exit status) is part of each
+	// page, as it is of each command's help.
+	walk(root, func(c *cobra.Command) {
+		if c.Long == "" {
+			c.Long = c.Short
+		}
+		c.Long = fenceIndented(c.Long + "\n\n" + cli.HelpTrailer)
+	})
 
 	ref, man := filepath.Join(out, "reference"), filepath.Join(out, "man")
 	for _, d := range []struct{ dir, ext string }{{ref, ".md"}, {man, ".1"}} {
@@ -47,8 +55,37 @@ func run(out string) error {
 	if err := doc.GenMarkdownTree(root, ref); err != nil {
 		return err
 	}
-	header := &doc.GenManHeader{Title: "UPLOADS", Section: "1", Source: "uploads", Manual: "uploads manual"}
-	return doc.GenManTree(root, header, man)
+	// One man page per command, each titled by its command (UPLOADS-PUT(1)).
+	var err error
+	walk(root, func(c *cobra.Command) {
+		if err != nil || !c.IsAvailableCommand() && c != root {
+			return
+		}
+		name := strings.ReplaceAll(c.CommandPath(), " ", "-")
+		header := &doc.GenManHeader{Title: strings.ToUpper(name), Section: "1", Source: "uploads", Manual: "uploads manual"}
+		var f *os.File
+		if f, err = os.Create(filepath.Join(man, name+".1")); err != nil {
+			return
+		}
+		var buf bytes.Buffer
+		if err = doc.GenMan(c, header, &buf); err == nil {
+			_, err = f.Write(manSections(buf.Bytes()))
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	})
+	return err
+}
+
+// manSections makes the trailer's headings (ENVIRONMENT, FILES, EXIT STATUS)
+// sections of the man page, as man pages have them, instead of paragraphs of
+// its description.
+func manSections(page []byte) []byte {
+	for _, h := range []string{"ENVIRONMENT", "FILES", "EXIT STATUS"} {
+		page = bytes.ReplaceAll(page, []byte(".PP\n"+h+"\n"), []byte(".SH "+h+"\n"))
+	}
+	return page
 }
 
 func walk(c *cobra.Command, f func(*cobra.Command)) {
