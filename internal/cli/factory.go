@@ -26,6 +26,15 @@ type Factory struct {
 	HTTPClient *http.Client
 }
 
+// addLocalFlags registers the flags of a command that reads the
+// configuration but does not call the API (journal).
+func (f *Factory) addLocalFlags(cmd *cobra.Command) {
+	p := cmd.PersistentFlags()
+	p.StringVar(&f.ConfigFile, "config", "", "config file (env UPLOADS_CONFIG; default $XDG_CONFIG_HOME/uploads/config.yaml)")
+	p.String("format", "", "output format: json or text (env UPLOADS_FORMAT; default json)")
+	p.BoolVar(&f.JSON, "json", false, "shorthand for --format json")
+}
+
 // addGlobalFlags registers the flags every API command takes.
 func (f *Factory) addGlobalFlags(cmd *cobra.Command) {
 	p := cmd.PersistentFlags()

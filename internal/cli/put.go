@@ -410,8 +410,3 @@ func shellQuote(a string) string {
 	}
 	return a
 }
-
-// uploadCommands are put and journal.
-func uploadCommands(f *Factory) []*cobra.Command {
-	return []*cobra.Command{newCmdPut(f, nil), newCmdJournal(f)}
-}

@@ -107,10 +107,14 @@ implements the same API (uploads serve), for tests, CI pipelines and demos.
 	})
 	f := &Factory{IO: stdio, Args: args}
 	root.AddCommand(NewServeCmd(stdio, nil), newVersionCmd(stdio))
-	for _, c := range append(apiCommands(f), uploadCommands(f)...) {
+	for _, c := range append(apiCommands(f), newCmdPut(f, nil)) {
 		f.addGlobalFlags(c)
 		root.AddCommand(c)
 	}
+	// journal reads only local files: no API flags.
+	j := newCmdJournal(f)
+	f.addLocalFlags(j)
+	root.AddCommand(j)
 	// cobra's `completion bash|zsh|fish|powershell`, added now (rather than
 	// at Execute) so that an unknown shell is a usage error and the docs
 	// list it.
