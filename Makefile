@@ -8,10 +8,16 @@ LDFLAGS := -s -w -X github.com/uploads-dev/uploads/internal/cli.Version=$(VERSIO
            -X github.com/uploads-dev/uploads/internal/cli.Commit=$(COMMIT) \
            -X github.com/uploads-dev/uploads/internal/cli.Date=$(DATE)
 
-.PHONY: build test race lint bench bench-put bench-peers demo fuzz tidy-check docs release-check snapshot clean
+.PHONY: build install test race lint bench bench-put bench-peers demo fuzz tidy-check docs release-check snapshot clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/uploads
+
+# Install the binary: into $(go env GOPATH)/bin, or $(PREFIX)/bin when PREFIX is set.
+PREFIX ?=
+install: build
+	@dest="$(PREFIX)"; if [ -z "$$dest" ]; then dest="$$($(GO) env GOPATH)"; fi; \
+	mkdir -p "$$dest/bin" && install -m 0755 $(BIN) "$$dest/bin/uploads" && echo "installed $$dest/bin/uploads"
 
 # All tests, always with the race detector.
 test:
@@ -43,19 +49,32 @@ tidy-check:
 	  cp $$tmp/go.mod $$tmp/go.sum .; rm -rf $$tmp; exit 1; fi; rm -rf $$tmp
 
 # Benchmarks; figures go to docs/benchmarks.md. First the Go benchmarks
-# (testing.B; packages run one after another; internal/bench uploads about 8 GiB
-# with `uploads put` and the official SDK to `uploads serve`, about 2 minutes),
-# then bench-peers with 256 MiB and 1 GiB files only (about 4 minutes).
+# (testing.B; packages run one after another; internal/bench uploads with
+# `uploads put` and the official SDK to `uploads serve --strict`, far and on
+# loopback, about 4 minutes), then a short bench-peers (one run of 200 MiB and
+# 1 GiB and the many-files scenario, about 4 minutes).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -timeout 30m ./...
-	$(MAKE) bench-peers PEERS_FLAGS='--sizes 256MiB,1GiB'
+	$(MAKE) bench-peers PEERS_FLAGS='--sizes 200MiB,1GiB --runs 1'
 
-# `uploads put` side by side with the official Go SDK (scripts/sdkput), the curl
-# flow (scripts/curl-upload.sh), md5sum and a plain read, on loopback and under
-# `uploads serve --throttle 40MiB`; prints markdown tables. The full set (256 MiB,
-# 1 GiB and 4 GiB; about 15 minutes, ~13 GiB of free disk in $TMPDIR) is the
-# default: make bench-peers. Fewer: make bench-peers PEERS_FLAGS='--sizes 1GiB --runs 3'.
-PEERS_FLAGS ?= --sizes 256MiB,1GiB,4GiB --settings loopback,throttle --runs 1
+# `uploads put` side by side with the official Go SDK (scripts/sdkput), md5sum
+# and a plain read, against `uploads serve --strict`: "far" (--latency 20ms
+# --throttle 20MiB, what users of the real service meet) and loopback; then 200
+# files of 1 MiB, `uploads put --jobs 8` against a loop of sdkput. Prints markdown
+# tables and the goals met. The default set (far: 100 MiB, 200 MiB, 512 MiB, 1 GiB
+# and the 200 files; loopback: 1 GiB; 3 runs of each tool; 13.5-15 minutes on the
+# shared 2-core machine, ~3 GiB free in $TMPDIR) is `make bench-peers`.
+# Knobs, through PEERS_FLAGS (see `go run ./scripts/benchpeers -h`):
+#   --sizes 1GiB,4GiB               file sizes in the far setting
+#   --loopback-sizes 512MiB         file sizes on loopback (for information)
+#   --settings far                  far and/or loopback
+#   --scenarios files               files and/or many
+#   --tools put,sdk,md5sum          of read, md5sum, sdk, curl, put, put-c4, put-c16
+#   --runs 1                        runs of each tool (time, CPU: medians)
+#   --latency 50ms --throttle 10MiB the far setting
+#   --many 500x4MiB --jobs 16       the many-files scenario
+# e.g. make bench-peers PEERS_FLAGS='--sizes 4GiB --settings far --tools md5sum,sdk,put --runs 1 --scenarios files'
+PEERS_FLAGS ?=
 bench-peers: build
 	@command -v curl >/dev/null || apt-get install -y curl
 	@[ -x /usr/bin/time ] || apt-get install -y time

@@ -1,61 +1,62 @@
 // Command benchpeers measures `uploads put` side by side with its peers on one
-// machine, against one `uploads serve`, with one file, and prints the results
-// as markdown tables (one per setting) for docs/benchmarks.md.
+// machine, against one `uploads serve --strict` (exactly the real service's
+// API), and prints the results as markdown tables for docs/benchmarks.md,
+// with a table of the goals they meet or miss.
 //
-// The tools, each run as a child process:
+// Two scenarios:
 //
-//   - `uploads put FILE --purpose video` with its defaults (64 MiB parts,
-//     --concurrency 4), with --concurrency 1 and with --concurrency 8;
-//   - scripts/sdkput: the official Go SDK used the straightforward way (read a
-//     64 MiB part into memory, Parts.New, repeat, MD5 on the way, Complete);
-//   - scripts/curl-upload.sh: the raw HTTP flow with curl as the API
-//     reference shows it (split the file, send the parts one by one, complete
-//     with the MD5 from md5sum), run by bash;
-//   - the machine's limits: `md5sum FILE` and a plain read, `cat FILE >
-//     /dev/null`.
+//   - files: one file of each size (--sizes, --loopback-sizes), uploaded by each of --tools (see
+//     tools.go): `uploads put FILE --purpose video` with its defaults, with
+//     --concurrency 4 and 16; scripts/sdkput, the official Go SDK used as
+//     its documentation shows (sequential, 64 MiB parts read into memory,
+//     the MD5 on the way); optionally the curl recipe; and the machine's
+//     limits, `md5sum FILE` (one MD5 pass: the floor of a client's CPU) and
+//     `cat FILE`.
+//   - many: --many files (200 × 1 MiB), uploaded by one `uploads put --jobs 8
+//     f1 … f200`, and by a bash `for` loop that runs sdkput once per file, as
+//     a user would script it.
 //
-// Two settings: loopback, and `uploads serve --throttle 40MiB` (each
-// connection capped, as one TCP stream to a far endpoint is). For each size,
-// the file (pseudo-random bytes, fsynced) is made once and deleted after its
-// runs; for each setting a fresh `uploads serve --addr 127.0.0.1:0
-// --data-dir DIR --quiet` process is started (its base URL read from the first
-// line of its stdout, then /healthz awaited) and stopped after the size's runs.
+// Two server settings: far, `uploads serve --strict --latency 20ms --throttle
+// 20MiB` (20 ms added to every request, each connection capped at 20 MiB/s,
+// as one TCP stream to the real service gets: what users meet; the goals are
+// held against it), and loopback, `uploads serve --strict` (no cap: the two
+// cores are the limit, so the figures are mostly the server's; for
+// information, with --loopback-sizes). The many scenario runs in the far
+// setting. For each setting and scenario a fresh `uploads serve --addr
+// 127.0.0.1:0 --data-dir DIR --quiet` process is started (its base URL read
+// from the first line of its stdout, then /healthz awaited) and stopped after
+// the runs. Test files (pseudo-random bytes, fsynced) are made once and
+// deleted after their runs. Each run of a tool goes once through the tools in
+// order, so the runs of all tools interleave.
 //
-// Measured for each run: the wall time from starting the child to its exit,
-// and from the child's rusage (wait4) its peak RSS (ru_maxrss) and its user +
-// system CPU time; the server's CPU time over the run from /proc/PID/stat. For
-// the curl flow the child is bash: on Linux the rusage wait4 returns for a
-// process includes its waited-for descendants (ru_maxrss is the largest of
-// them, the CPU times their sum), so the figures cover split, every curl and
-// md5sum.
+// Measured for each run (internal/benchkit.GNUTime, whose comment explains
+// why GNU time and not the Go child's rusage): the wall time from starting
+// the child to its exit; from the child's rusage its peak RSS and its user +
+// system CPU time (for a script, of every program it ran); the server's CPU
+// time over the run from /proc/PID/stat. `uploads put` runs with --progress
+// json (an output format only), and from its events the parts phase (the
+// first part_started to the last part_done) gives the utilization of the
+// opened connections: file bytes / (parts phase × min(concurrency, parts) ×
+// --throttle).
 //
-// The rusage is read by GNU time (/usr/bin/time), which starts each tool, and
-// not from cmd.ProcessState: Go starts children with clone(CLONE_VM|
-// CLONE_VFORK), and on exec Linux folds the peak RSS of the mm the child was
-// using, the parent's, into the child's ru_maxrss. A child of a Go process
-// thus reports at least its parent's peak RSS (measured: md5sum of an empty
-// file "peaks" at 203 MiB when started by a Go process that has touched 200
-// MiB, 1.6 MiB when started by GNU time, which forks). GNU time forks, so a
-// tool's figure has a floor of about 1 MiB (time's own), and for the curl flow
-// bash's few MiB.
+// After each upload, outside the timing, every file's content is read back
+// from the server (GET /v1/files/{id}/content) and compared with the source,
+// byte for byte for one file, by MD5 for the many files (the server must hold
+// each source once); a mismatch is an error. Then the files are deleted
+// (DELETE /v1/files/{id}) and the page cache's dirty pages flushed (sync),
+// so that no run pays for another's writeback.
 //
-// After each upload, outside the timing, the file's content is read
-// back from the server (GET /v1/files/{id}/content) and its MD5 compared with
-// the source's (a mismatch is an error), the file is deleted (DELETE
-// /v1/files/{id}), and the page cache's dirty pages are flushed (sync), so
-// that no run pays for another's writeback.
-//
-// Usage (from the module's root; `make bench-peers` builds the binaries):
+// Usage (from the module's root; `make bench-peers` builds the binaries and
+// runs the default set):
 //
 //	go run ./scripts/benchpeers --uploads bin/uploads --sdkput bin/sdkput \
-//	  --sizes 256MiB,1GiB,4GiB --settings loopback,throttle --runs 1
+//	  --sizes 100MiB,200MiB,512MiB,1GiB --loopback-sizes 1GiB --runs 3
 //
 // Without --uploads or --sdkput it builds them with `go build`. Progress goes
 // to stderr, the tables to stdout.
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -64,7 +65,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,80 +82,23 @@ const (
 	mimeType = "video/mp4"
 )
 
-// tool is one row of the tables.
-type tool struct {
-	key    string // its name in --tools
-	label  string // its row label
-	upload bool   // it uploads the file and prints a file id
-	// command returns the program and arguments that process path.
-	command func(c *config, path string) (string, []string)
-}
-
-var tools = []tool{
-	{"put", "`uploads put` (defaults: 64 MiB parts, `--concurrency 4`)", true, func(c *config, path string) (string, []string) {
-		return c.uploads, []string{"put", path, "--purpose", purpose}
-	}},
-	{"put-c1", "`uploads put --concurrency 1`", true, func(c *config, path string) (string, []string) {
-		return c.uploads, []string{"put", path, "--purpose", purpose, "--concurrency", "1"}
-	}},
-	{"put-c8", "`uploads put --concurrency 8`", true, func(c *config, path string) (string, []string) {
-		return c.uploads, []string{"put", path, "--purpose", purpose, "--concurrency", "8"}
-	}},
-	{"sdk", "official Go SDK (`scripts/sdkput`: 64 MiB parts in memory, one at a time)", true, func(c *config, path string) (string, []string) {
-		return c.sdkput, []string{"--file", path, "--purpose", purpose, "--part-size", "64MiB", "--mime-type", mimeType}
-	}},
-	{"curl", "curl (`scripts/curl-upload.sh`: split, parts one at a time, md5sum, complete)", true, func(c *config, path string) (string, []string) {
-		return "bash", []string{c.curlScript, path, purpose, mimeType}
-	}},
-	{"md5sum", "limit: `md5sum FILE`", false, func(_ *config, path string) (string, []string) {
-		return "md5sum", []string{path}
-	}},
-	{"read", "limit: `cat FILE > /dev/null` (from the page cache)", false, func(_ *config, path string) (string, []string) {
-		return "cat", []string{path}
-	}},
-}
-
-// runOrder is the order in which the tools run for each size and setting:
-// the plain read and md5sum first (they also bring the file into the page
-// cache for everyone), then the uploads.
-var runOrder = []string{"read", "md5sum", "sdk", "curl", "put", "put-c1", "put-c8"}
-
-// settings are the server's configurations.
-var settings = map[string]struct {
-	title string
-	flags func(c *config) []string
-}{
-	"loopback": {"loopback (`uploads serve`, no cap)", func(*config) []string { return nil }},
-	"throttle": {"throttled (`uploads serve --throttle 40MiB`: each connection capped at 40 MiB/s)", func(c *config) []string {
-		return []string{"--throttle", c.throttle}
-	}},
-}
-
-type config struct {
+type options struct {
 	uploads, sdkput, curlScript string
-	timeBin                     string // GNU time
-	sizes                       []int64
+	time                        benchkit.GNUTime
+	sizes                       []int64 // of the files scenario in the far setting
+	loopbackSizes               []int64
 	settings                    []string
 	tools                       []string
+	scenarios                   []string
 	runs                        int
-	throttle                    string
+	latency                     time.Duration
+	throttle                    int64  // bytes per second per connection, in the far setting
+	throttleArg                 string // as given
+	manyCount                   int
+	manySize                    int64
+	jobs                        int
 	workDir                     string
 	args                        []string // as given, for the report
-}
-
-// result is one run of one tool.
-type result struct {
-	elapsed time.Duration
-	peakRSS int64         // bytes
-	cpu     time.Duration // the child's user + system time (with its waited-for descendants)
-	srvCPU  time.Duration // the server's user + system time during the run
-}
-
-// key of a result set: setting, size, tool.
-type cellKey struct {
-	setting string
-	size    int64
-	tool    string
 }
 
 func main() {
@@ -173,52 +116,112 @@ func main() {
 	}
 }
 
-func parseFlags(args []string) (*config, error) {
+func parseFlags(args []string) (*options, error) {
 	fs := flag.NewFlagSet("benchpeers", flag.ContinueOnError)
-	c := &config{args: args}
-	var sizes, sets, toolList string
+	c := &options{args: args}
+	var sizes, loopbackSizes, sets, toolList, scenarios, many string
 	fs.StringVar(&c.uploads, "uploads", "", "the uploads binary (default: go build ./cmd/uploads)")
 	fs.StringVar(&c.sdkput, "sdkput", "", "the sdkput binary (default: go build ./scripts/sdkput)")
-	fs.StringVar(&c.curlScript, "curl-script", "scripts/curl-upload.sh", "the curl flow's script")
-	fs.StringVar(&sizes, "sizes", "256MiB,1GiB,4GiB", "file sizes, comma-separated")
-	fs.StringVar(&sets, "settings", "loopback,throttle", "server settings, comma-separated: loopback, throttle")
-	fs.StringVar(&toolList, "tools", strings.Join(runOrder, ","), "tools to run, comma-separated")
-	fs.IntVar(&c.runs, "runs", 1, "runs of each tool per size and setting (time and CPU: the median; RSS: the largest)")
-	fs.StringVar(&c.throttle, "throttle", "40MiB", "the server's per-connection cap in the throttle setting")
-	fs.StringVar(&c.timeBin, "time", "/usr/bin/time", "GNU time, which starts each tool and reports its rusage")
-	fs.StringVar(&c.workDir, "work-dir", os.TempDir(), "where the test file, the server's data and curl's parts go")
+	fs.StringVar(&c.curlScript, "curl-script", "scripts/curl-upload.sh", "the curl recipe's script (tool curl)")
+	fs.StringVar(&c.time.Path, "time", "/usr/bin/time", "GNU time, which starts each tool and reports its rusage")
+	fs.StringVar(&c.workDir, "work-dir", os.TempDir(), "where the test files, the server's data and curl's parts go")
+	fs.StringVar(&scenarios, "scenarios", "files,many", "what to measure, comma-separated: files (one file of each size), many (--many files with --jobs, in the far setting)")
+	fs.StringVar(&sizes, "sizes", "100MiB,200MiB,512MiB,1GiB", "file sizes of the files scenario in the far setting, comma-separated")
+	fs.StringVar(&loopbackSizes, "loopback-sizes", "1GiB", "file sizes of the files scenario in the loopback setting (for information), comma-separated")
+	fs.StringVar(&sets, "settings", "far,loopback", "server settings, comma-separated: far, loopback")
+	fs.StringVar(&toolList, "tools", strings.Join(defaultTools, ","), "tools of the files scenario, comma-separated: "+strings.Join(runOrder, ", "))
+	fs.IntVar(&c.runs, "runs", 3, "runs of each tool per size and setting (time, CPU, utilization: the median; RSS: the largest)")
+	fs.DurationVar(&c.latency, "latency", 20*time.Millisecond, "the delay the far setting's server adds to every request")
+	fs.StringVar(&c.throttleArg, "throttle", "20MiB", "the far setting's cap on each connection's upload rate, per second")
+	fs.StringVar(&many, "many", "200x1MiB", "the many scenario's files: COUNTxSIZE")
+	fs.IntVar(&c.jobs, "jobs", 8, "uploads put --jobs in the many scenario")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if c.runs < 1 {
-		return nil, errors.New("--runs must be at least 1")
+	if c.runs < 1 || c.jobs < 1 {
+		return nil, errors.New("--runs and --jobs must be at least 1")
 	}
-	for _, s := range splitList(sizes) {
-		n, err := units.ParseSize(s)
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("--sizes: %q is not a size", s)
-		}
-		c.sizes = append(c.sizes, n)
+	var err error
+	if c.throttle, err = units.ParseSize(c.throttleArg); err != nil || c.throttle <= 0 {
+		return nil, fmt.Errorf("--throttle: %q is not a size", c.throttleArg)
 	}
-	for _, s := range splitList(sets) {
-		if _, ok := settings[s]; !ok {
-			return nil, fmt.Errorf("--settings: unknown setting %q (loopback, throttle)", s)
-		}
-		c.settings = append(c.settings, s)
+	if c.latency < 0 {
+		return nil, fmt.Errorf("--latency %v must not be negative", c.latency)
 	}
-	for _, t := range splitList(toolList) {
-		if !slices.Contains(runOrder, t) {
-			return nil, fmt.Errorf("--tools: unknown tool %q (%s)", t, strings.Join(runOrder, ", "))
-		}
-		c.tools = append(c.tools, t)
+	count, size, ok := strings.Cut(many, "x")
+	if c.manyCount, err = strconv.Atoi(count); !ok || err != nil || c.manyCount < 1 {
+		return nil, fmt.Errorf("--many: %q is not COUNTxSIZE, such as 200x1MiB", many)
 	}
-	if len(c.sizes) == 0 || len(c.settings) == 0 || len(c.tools) == 0 {
-		return nil, errors.New("--sizes, --settings and --tools must each name at least one")
+	if c.manySize, err = units.ParseSize(size); err != nil || c.manySize <= 0 {
+		return nil, fmt.Errorf("--many: %q is not COUNTxSIZE, such as 200x1MiB", many)
+	}
+	if c.sizes, err = parseSizes("--sizes", sizes); err != nil {
+		return nil, err
+	}
+	if c.loopbackSizes, err = parseSizes("--loopback-sizes", loopbackSizes); err != nil {
+		return nil, err
+	}
+	if c.settings, err = pick("--settings", sets, settingOrder); err != nil {
+		return nil, err
+	}
+	if c.tools, err = pick("--tools", toolList, runOrder); err != nil {
+		return nil, err
+	}
+	if c.scenarios, err = pick("--scenarios", scenarios, []string{"files", "many"}); err != nil {
+		return nil, err
+	}
+	if len(c.settings) == 0 || len(c.scenarios) == 0 || (c.has("files") && (len(c.allSizes()) == 0 || len(c.tools) == 0)) {
+		return nil, errors.New("--settings, --scenarios, and for files the sizes and --tools, must each name at least one")
+	}
+	if c.has("many") && !c.inSetting("far") {
+		return nil, errors.New("the many scenario runs in the far setting: add far to --settings, or leave many out of --scenarios")
 	}
 	return c, nil
+}
+
+func parseSizes(flagName, list string) ([]int64, error) {
+	var out []int64
+	for _, s := range splitList(list) {
+		n, err := units.ParseSize(s)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%s: %q is not a size", flagName, s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// sizesOf are the file sizes measured in setting.
+func (c *options) sizesOf(setting string) []int64 {
+	if setting == "loopback" {
+		return c.loopbackSizes
+	}
+	return c.sizes
+}
+
+// allSizes are the file sizes of every selected setting, in order, once.
+func (c *options) allSizes() []int64 {
+	var all []int64
+	for _, setting := range c.settings {
+		all = append(all, c.sizesOf(setting)...)
+	}
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
+// pick parses a comma-separated list of names out of known.
+func pick(flagName, list string, known []string) ([]string, error) {
+	var out []string
+	for _, s := range splitList(list) {
+		if !slices.Contains(known, s) {
+			return nil, fmt.Errorf("%s: unknown %q (%s)", flagName, s, strings.Join(known, ", "))
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 func splitList(s string) []string {
@@ -231,9 +234,11 @@ func splitList(s string) []string {
 	return out
 }
 
-func (c *config) uses(key string) bool { return slices.Contains(c.tools, key) }
+func (c *options) uses(tool string) bool         { return slices.Contains(c.tools, tool) }
+func (c *options) has(scenario string) bool      { return slices.Contains(c.scenarios, scenario) }
+func (c *options) inSetting(setting string) bool { return slices.Contains(c.settings, setting) }
 
-func run(ctx context.Context, c *config) error {
+func run(ctx context.Context, c *options) error {
 	work, err := os.MkdirTemp(c.workDir, "benchpeers-")
 	if err != nil {
 		return err
@@ -242,45 +247,28 @@ func run(ctx context.Context, c *config) error {
 	if err := c.prepare(ctx, work); err != nil {
 		return err
 	}
-	machine := describeMachine(c.workDir)
-	logf("%s", machine)
-	if load := loadAvg1(); load >= 1.0 {
-		logf("warning: the 1-minute load average is %.2f: the machine is busy, the figures will be noisy", load)
+	m := describeMachine(c.workDir)
+	logf("%s", m.line)
+	if m.load1 >= 1.0 {
+		logf("warning: the 1-minute load average is %.2f: the machine is busy, the figures will be noisy", m.load1)
 	}
 
-	results := map[cellKey][]result{}
-	err = c.measureAll(ctx, work, results)
+	res := &results{files: map[cellKey][]result{}, many: map[manyKey][]result{}}
+	start := time.Now()
+	load := sampleLoad(10 * time.Second)
+	if c.has("files") {
+		err = c.measureFiles(ctx, work, res)
+	}
+	if err == nil && c.has("many") {
+		err = c.measureMany(ctx, work, res)
+	}
 	// What was measured is printed even after a failure.
-	fmt.Print(report(c, machine, results))
+	fmt.Print(report(c, m, load.Stop(), res, time.Since(start)))
 	return err
 }
 
-// measureAll makes each size's file once and measures it in every setting.
-func (c *config) measureAll(ctx context.Context, work string, results map[cellKey][]result) error {
-	for _, size := range c.sizes {
-		if err := checkRoom(work, size); err != nil {
-			return err
-		}
-		path := filepath.Join(work, "clip.mp4")
-		logf("making a %s test file", units.FormatSize(size))
-		sum, err := benchkit.MakeFile(path, size)
-		if err != nil {
-			return err
-		}
-		for _, setting := range c.settings {
-			if err := c.measureSetting(ctx, work, setting, path, size, sum, results); err != nil {
-				return err
-			}
-		}
-		if err := os.Remove(path); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // prepare builds the binaries that were not given and checks the tools.
-func (c *config) prepare(ctx context.Context, work string) error {
+func (c *options) prepare(ctx context.Context, work string) error {
 	if c.uploads == "" || c.sdkput == "" {
 		dir := filepath.Join(work, "bin")
 		logf("building uploads and sdkput into %s", dir)
@@ -297,7 +285,7 @@ func (c *config) prepare(ctx context.Context, work string) error {
 		}
 	}
 	var err error
-	for _, p := range []*string{&c.uploads, &c.sdkput, &c.curlScript, &c.timeBin} {
+	for _, p := range []*string{&c.uploads, &c.sdkput, &c.curlScript, &c.time.Path} {
 		if *p, err = filepath.Abs(*p); err != nil {
 			return err
 		}
@@ -320,136 +308,25 @@ func (c *config) prepare(ctx context.Context, work string) error {
 			return fmt.Errorf("%s is not installed (apt-get install curl coreutils)", n)
 		}
 	}
-	out, err := exec.CommandContext(ctx, c.timeBin, "-f", "%M %U %S", "true").CombinedOutput()
-	if err != nil || len(strings.Fields(string(out))) != 3 {
-		return fmt.Errorf("%s does not look like GNU time (apt-get install time): %v %s", c.timeBin, err, out)
-	}
-	return nil
+	return c.time.Check(ctx)
 }
 
-// measureSetting starts a server for setting, runs every tool c.runs times
-// on the file at path, and stops the server.
-func (c *config) measureSetting(ctx context.Context, work, setting, path string, size int64, sum string, results map[cellKey][]result) error {
-	dataDir := filepath.Join(work, "data-"+setting)
-	if err := os.RemoveAll(dataDir); err != nil {
-		return err
-	}
-	srv, err := benchkit.StartServer(ctx, c.uploads, dataDir, childEnv(filepath.Dir(dataDir)), settings[setting].flags(c)...)
+// startServer starts a fresh `uploads serve` in setting, with its data in
+// a new directory under work; stop stops it and removes the data.
+func (c *options) startServer(ctx context.Context, work, setting string) (srv *benchkit.Server, stop func(), err error) {
+	dataDir, err := os.MkdirTemp(work, "data-"+setting+"-")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer func() {
+	srv, err = benchkit.StartServer(ctx, c.uploads, dataDir, childEnv(dataDir), serverFlags(c, setting)...)
+	if err != nil {
+		_ = os.RemoveAll(dataDir)
+		return nil, nil, err
+	}
+	return srv, func() {
 		srv.Stop()
 		_ = os.RemoveAll(dataDir)
-	}()
-	for i := range c.runs {
-		for _, key := range runOrder {
-			if !c.uses(key) {
-				continue
-			}
-			t := toolByKey(key)
-			r, err := c.measure(ctx, work, srv, t, path, size, sum)
-			if err != nil {
-				return fmt.Errorf("%s, %s, %s: %w", setting, units.FormatSize(size), key, err)
-			}
-			k := cellKey{setting, size, key}
-			results[k] = append(results[k], r)
-			logf("%-8s %8s run %d/%d  %-7s %8.2f s %8.1f MiB/s  peak RSS %7.1f MiB  CPU %6.2f s  server CPU %6.2f s",
-				setting, units.FormatSize(size), i+1, c.runs, key, r.elapsed.Seconds(), mibps(size, r.elapsed),
-				float64(r.peakRSS)/mib, r.cpu.Seconds(), r.srvCPU.Seconds())
-		}
-	}
-	return nil
-}
-
-func toolByKey(key string) tool {
-	for _, t := range tools {
-		if t.key == key {
-			return t
-		}
-	}
-	panic("unknown tool " + key)
-}
-
-// measure runs t once on path as a child process and, for an upload, checks
-// the server's copy against the source (outside the timing) and deletes it.
-func (c *config) measure(ctx context.Context, work string, srv *benchkit.Server, t tool, path string, size int64, sum string) (result, error) {
-	runDir, err := os.MkdirTemp(work, "run-")
-	if err != nil {
-		return result{}, err
-	}
-	defer os.RemoveAll(runDir)
-	bin, args := t.command(c, path)
-	rusageFile := filepath.Join(runDir, "rusage")
-	cmd := exec.CommandContext(ctx, c.timeBin, append([]string{"-f", "%M %U %S", "-o", rusageFile, "--", bin}, args...)...)
-	cmd.Dir = runDir
-	cmd.Env = childEnv(runDir, "OPENAI_BASE_URL="+srv.BaseURL, "OPENAI_API_KEY="+apiKey, "TMPDIR="+runDir)
-	// Its own process group, so that an interrupt stops a script's children too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	var stdout bytes.Buffer
-	stderr := &benchkit.TailBuffer{Max: 64 << 10}
-	cmd.Stderr = stderr
-	if t.upload || t.key == "md5sum" {
-		cmd.Stdout = &stdout
-	} // else: /dev/null
-
-	srvCPU := srv.CPU()
-	start := time.Now()
-	err = cmd.Run()
-	elapsed := time.Since(start)
-	r := result{elapsed: elapsed, srvCPU: srv.CPU() - srvCPU}
-	if err != nil {
-		return r, fmt.Errorf("%s %s: %w\n%s", bin, strings.Join(args, " "), err, stderr)
-	}
-	if r.peakRSS, r.cpu, err = readRusage(rusageFile); err != nil {
-		return r, err
-	}
-
-	out := strings.TrimSpace(stdout.String())
-	switch {
-	case t.upload:
-		id := out
-		if i := strings.LastIndexByte(id, '\n'); i >= 0 {
-			id = id[i+1:]
-		}
-		if !strings.HasPrefix(id, "file-") {
-			return r, fmt.Errorf("%s printed %q, want a file id; stderr:\n%s", t.key, out, stderr)
-		}
-		if err := srv.CheckContent(ctx, apiKey, id, sum, size); err != nil {
-			return r, err
-		}
-		if err := srv.Delete(ctx, apiKey, id); err != nil {
-			return r, err
-		}
-	case t.key == "md5sum":
-		if got, _, _ := strings.Cut(out, " "); got != sum {
-			return r, fmt.Errorf("md5sum printed %q, want %s", out, sum)
-		}
-	}
-	syscall.Sync()
-	return r, nil
-}
-
-// readRusage reads what `time -f "%M %U %S"` wrote: the child's peak RSS in
-// KiB, user and system time in seconds.
-func readRusage(path string) (peakRSS int64, cpu time.Duration, err error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return 0, 0, err
-	}
-	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	f := strings.Fields(lines[len(lines)-1])
-	if len(f) != 3 {
-		return 0, 0, fmt.Errorf("%s: unexpected output of time: %q", path, raw)
-	}
-	kib, err1 := strconv.ParseInt(f[0], 10, 64)
-	user, err2 := strconv.ParseFloat(f[1], 64)
-	sys, err3 := strconv.ParseFloat(f[2], 64)
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return 0, 0, fmt.Errorf("%s: %w", path, err)
-	}
-	return kib * 1024, time.Duration((user + sys) * float64(time.Second)), nil
+	}, nil
 }
 
 // childEnv is this process's environment less anything that would change
@@ -461,161 +338,18 @@ func childEnv(dir string, extra ...string) []string {
 	return append(env, extra...)
 }
 
-// checkRoom fails if dir's file system cannot hold the test file, the
-// server's copy and the curl flow's split parts of size bytes each.
-func checkRoom(dir string, size int64) error {
+// checkRoom fails if dir's file system cannot hold need bytes and 1 GiB
+// spare.
+func checkRoom(dir string, need int64, what string) error {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err != nil {
 		return err
 	}
 	free := int64(st.Bavail) * int64(st.Bsize)
-	need := 3*size + 1<<30
-	if free < need {
-		return fmt.Errorf("%s has %s free; a %s run needs %s (the file, the server's copy, curl's split parts, 1 GiB spare)",
-			dir, units.FormatSize(free), units.FormatSize(size), units.FormatSize(need))
+	if need += 1 << 30; free < need {
+		return fmt.Errorf("%s has %s free; %s needs %s (1 GiB of it spare)", dir, units.FormatSize(free), what, units.FormatSize(need))
 	}
 	return nil
-}
-
-// describeMachine is one line: CPUs, CPU model, memory, kernel, OS, Go,
-// date, load average.
-func describeMachine(dir string) string {
-	model := "unknown CPU"
-	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.SplitSeq(string(raw), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	mem := ""
-	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for line := range strings.SplitSeq(string(raw), "\n") {
-			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-				mem = fmt.Sprintf(", %.1f GiB RAM", float64(kb)/(1<<20))
-			}
-		}
-	}
-	kernel := strings.TrimSpace(readString("/proc/sys/kernel/osrelease"))
-	osName := ""
-	for line := range strings.SplitSeq(readString("/etc/os-release"), "\n") {
-		if v, ok := strings.CutPrefix(line, "PRETTY_NAME="); ok {
-			osName = ", " + strings.Trim(v, `"`)
-		}
-	}
-	disk := ""
-	var st syscall.Statfs_t
-	if syscall.Statfs(dir, &st) == nil {
-		disk = fmt.Sprintf(", %s free in %s", units.FormatSize(int64(st.Bavail)*int64(st.Bsize)), dir)
-	}
-	return fmt.Sprintf("%d CPUs (nproc), %s%s, Linux %s%s, %s%s; %s; load average at start %s",
-		runtime.NumCPU(), model, mem, kernel, osName, runtime.Version(), disk,
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), loadAvg())
-}
-
-func readString(path string) string {
-	raw, _ := os.ReadFile(path)
-	return string(raw)
-}
-
-// loadAvg is the 1, 5 and 15-minute load averages.
-func loadAvg() string {
-	f := strings.Fields(readString("/proc/loadavg"))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func loadAvg1() float64 {
-	f := strings.Fields(readString("/proc/loadavg"))
-	if len(f) == 0 {
-		return 0
-	}
-	v, _ := strconv.ParseFloat(f[0], 64)
-	return v
-}
-
-func mibps(size int64, d time.Duration) float64 { return float64(size) / mib / d.Seconds() }
-
-// summary is the median time and CPU and the largest peak RSS of runs.
-func summary(runs []result) result {
-	med := func(get func(result) time.Duration) time.Duration {
-		v := make([]time.Duration, len(runs))
-		for i, r := range runs {
-			v[i] = get(r)
-		}
-		slices.Sort(v)
-		if len(v)%2 == 1 {
-			return v[len(v)/2]
-		}
-		return (v[len(v)/2-1] + v[len(v)/2]) / 2
-	}
-	s := result{
-		elapsed: med(func(r result) time.Duration { return r.elapsed }),
-		cpu:     med(func(r result) time.Duration { return r.cpu }),
-		srvCPU:  med(func(r result) time.Duration { return r.srvCPU }),
-	}
-	for _, r := range runs {
-		s.peakRSS = max(s.peakRSS, r.peakRSS)
-	}
-	return s
-}
-
-// report renders the results as markdown.
-func report(c *config, machine string, results map[cellKey][]result) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Machine: %s; load average at end %s.\n\n", machine, loadAvg())
-	fmt.Fprintf(&b, "Command: `go run ./scripts/benchpeers %s`\n", strings.Join(c.args, " "))
-	if c.runs > 1 {
-		fmt.Fprintf(&b, "\n%d runs of each: time and CPU are the medians, peak RSS the largest.\n", c.runs)
-	}
-	header := func(first string) {
-		fmt.Fprintf(&b, "| %s |", first)
-		for _, size := range c.sizes {
-			fmt.Fprintf(&b, " %s |", units.FormatSize(size))
-		}
-		b.WriteString("\n| --- |")
-		b.WriteString(strings.Repeat(" --- |", len(c.sizes)))
-		b.WriteString("\n")
-	}
-	// rows writes one table of a setting: a header, then a row per tool with
-	// label(t) and a cell(t, summary, size) per size.
-	rows := func(setting string, label func(tool) string, cell func(tool, result, int64) string) {
-		header("tool")
-		for _, t := range tools {
-			if !c.uses(t.key) {
-				continue
-			}
-			fmt.Fprintf(&b, "| %s |", label(t))
-			for _, size := range c.sizes {
-				runs := results[cellKey{setting, size, t.key}]
-				if len(runs) == 0 {
-					b.WriteString(" (not measured) |")
-					continue
-				}
-				fmt.Fprintf(&b, " %s |", cell(t, summary(runs), size))
-			}
-			b.WriteString("\n")
-		}
-	}
-	for _, setting := range c.settings {
-		fmt.Fprintf(&b, "\n#### %s\n\nEach cell: wall time / MiB/s / peak RSS of the process (for curl: of the largest of bash, split, curl, md5sum).\n\n",
-			settings[setting].title)
-		rows(setting, func(t tool) string { return t.label }, func(t tool, s result, size int64) string {
-			return fmt.Sprintf("%.2f s / %.1f MiB/s / %.1f MiB", s.elapsed.Seconds(), mibps(size, s.elapsed), float64(s.peakRSS)/mib)
-		})
-		b.WriteString("\nCPU time (user + system, seconds): the tool's / the server's during the run.\n\n")
-		rows(setting, func(t tool) string { return t.key }, func(t tool, s result, _ int64) string {
-			if t.upload {
-				return fmt.Sprintf("%.2f / %.2f", s.cpu.Seconds(), s.srvCPU.Seconds())
-			}
-			return fmt.Sprintf("%.2f", s.cpu.Seconds())
-		})
-	}
-	return b.String()
 }
 
 func logf(format string, a ...any) {
