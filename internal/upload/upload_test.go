@@ -1055,3 +1055,34 @@ func TestPutReportsTheBytesOnTheirWay(t *testing.T) {
 		t.Fatalf("%d progress events counted bytes before the part was acknowledged, want several", before)
 	}
 }
+
+// A file that changed since its upload was interrupted: the old session is
+// cancelled and its journal dropped, and the new content is uploaded.
+func TestPutDropsTheJournalOfAChangedFile(t *testing.T) {
+	s := start(t, true)
+	dir := t.TempDir()
+	path, _ := writeFile(t, dir, 512<<10, 24)
+	ev := &events{}
+	u := &upload.Uploader{Client: client(t, s), Opts: opts(t, ev, dir)}
+	u.Opts.Concurrency = 1
+	fe := interruptAfter(t, u, ev, path, 2)
+	_, data := writeFile(t, dir, 600<<10, 25) // same path, other size and bytes
+	ev2 := &events{}
+	u.Opts.Report = ev2.report
+	res, err := u.Put(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Resumed || !strings.Contains(ev2.messages(), "changed (size or modification time) since upload "+fe.UploadID+" was interrupted") {
+		t.Fatalf("result %+v; messages:\n%s", res, ev2.messages())
+	}
+	if st := uploadStatus(t, s, fe.UploadID); st != "cancelled" {
+		t.Fatalf("the old session is %s, want cancelled", st)
+	}
+	if !bytes.Equal(content(t, s, res.FileID), data) {
+		t.Fatal("content differs from the new file")
+	}
+	if entries, _ := filepath.Glob(filepath.Join(dir, "*.json")); len(entries) != 0 {
+		t.Fatalf("journals left: %v", entries)
+	}
+}
