@@ -39,11 +39,21 @@ type Fingerprint struct {
 	BaseURL string `json:"base_url"`
 }
 
-// Key is the journal's name for this fingerprint.
+// Key is the journal's name for this fingerprint: 32 hexadecimal digits,
+// the first 12 naming the file, purpose and server (FileKey), the other 20
+// the whole fingerprint, so that the journals of one file, whatever its
+// version, are found without reading the others.
 func (f Fingerprint) Key() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%s\x00%s", f.Path, f.Size, f.ModTime, f.Purpose, strings.TrimSuffix(f.BaseURL, "/"))
-	return hex.EncodeToString(h.Sum(nil))[:32]
+	return f.FileKey() + hex.EncodeToString(h.Sum(nil))[:20]
+}
+
+// FileKey is the first part of Key: it names the path, purpose and server.
+func (f Fingerprint) FileKey() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s", f.Path, f.Purpose, strings.TrimSuffix(f.BaseURL, "/"))
+	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
 // SameFile reports whether f and o name the same path, purpose and server
@@ -252,8 +262,14 @@ type Entry struct {
 }
 
 // List returns every journal in the store, oldest first.
-func (s Store) List() ([]Entry, error) {
-	names, err := filepath.Glob(filepath.Join(s.Dir, "*.json"))
+func (s Store) List() ([]Entry, error) { return s.list("") }
+
+// ListFile returns the journals of fp's file, purpose and server, whatever
+// the file's size and modification time, oldest first.
+func (s Store) ListFile(fp Fingerprint) ([]Entry, error) { return s.list(fp.FileKey()) }
+
+func (s Store) list(prefix string) ([]Entry, error) {
+	names, err := filepath.Glob(filepath.Join(s.Dir, prefix+"*.json"))
 	if err != nil {
 		return nil, err
 	}

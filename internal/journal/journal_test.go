@@ -187,3 +187,32 @@ func TestLockNeedsAWritableDirectory(t *testing.T) {
 		t.Fatal("Lock in a directory under a file succeeded")
 	}
 }
+
+// The journals of one file (any version) are found by their key's first
+// part, without reading the others.
+func TestListFile(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	a := sample()
+	b := sample()
+	b.Fingerprint.Size, b.Fingerprint.ModTime = 151, 2
+	b.Parts = Plan(151, 64)
+	other := sample()
+	other.Fingerprint.Path = "/data/other.mp4"
+	for _, j := range []*Journal{a, b, other} {
+		if err := s.Save(j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(a.Key()) != 32 || a.Key()[:12] != b.Key()[:12] || a.Key() == b.Key() || a.Key()[:12] == other.Key()[:12] {
+		t.Fatalf("keys %s %s %s", a.Key(), b.Key(), other.Key())
+	}
+	got, err := s.ListFile(a.Fingerprint)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("ListFile = %d entries, %v; want the 2 of clip.mp4", len(got), err)
+	}
+	for _, e := range got {
+		if e.Journal == nil || e.Journal.Fingerprint.Path != "/data/clip.mp4" {
+			t.Fatalf("ListFile returned %+v", e)
+		}
+	}
+}

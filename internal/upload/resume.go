@@ -61,7 +61,7 @@ func (r *run) resume(ctx context.Context) (bool, error) {
 // size or modification time differ: the file changed since they were
 // written, so their sessions can never complete; they are cancelled.
 func (r *run) dropStale(ctx context.Context, key string) {
-	entries, err := r.opts.Journal.List()
+	entries, err := r.opts.Journal.ListFile(r.fp)
 	if err != nil {
 		return
 	}
