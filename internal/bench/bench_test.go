@@ -250,13 +250,7 @@ func BenchmarkPutFar(b *testing.B) {
 	const size = 512 << 20
 	path := makeFile(b, size)
 
-	var md5, sdk *stats
-	b.Run("md5sum", func(b *testing.B) {
-		md5 = run(b, s, path, size, 0, tool{bin: "md5sum", args: []string{path}})
-	})
-	b.Run("sdk", func(b *testing.B) {
-		sdk = run(b, s, path, size, 0, sdkTool(sdkput, path))
-	})
+	md5, sdk := baselines(b, s, path, size, sdkput)
 	for _, c := range []struct {
 		name        string
 		concurrency int
@@ -273,6 +267,18 @@ func BenchmarkPutFar(b *testing.B) {
 	}
 }
 
+// baselines measures md5sum of the file and the official SDK's upload of
+// it: what put is compared with, in the same run.
+func baselines(b *testing.B, s *benchkit.Server, path string, size int64, sdkput string) (md5, sdk *stats) {
+	b.Run("md5sum", func(b *testing.B) {
+		md5 = run(b, s, path, size, 0, tool{bin: "md5sum", args: []string{path}})
+	})
+	b.Run("sdk", func(b *testing.B) {
+		sdk = run(b, s, path, size, 0, sdkTool(sdkput, path))
+	})
+	return md5, sdk
+}
+
 // BenchmarkPutLoopback uploads a 1 GiB file to `uploads serve --strict` on
 // loopback, with no cap: client and server share the two cores, so the
 // figure is mostly the server's; it is kept for the client's CPU per GiB
@@ -283,13 +289,7 @@ func BenchmarkPutLoopback(b *testing.B) {
 	const size = 1 << 30
 	path := makeFile(b, size)
 
-	var md5, sdk *stats
-	b.Run("md5sum", func(b *testing.B) {
-		md5 = run(b, s, path, size, 0, tool{bin: "md5sum", args: []string{path}})
-	})
-	b.Run("sdk", func(b *testing.B) {
-		sdk = run(b, s, path, size, 0, sdkTool(sdkput, path))
-	})
+	md5, sdk := baselines(b, s, path, size, sdkput)
 	b.Run("put-defaults", func(b *testing.B) {
 		st := run(b, s, path, size, 0, putTool(uploads, path, 0))
 		if sdk != nil {
