@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 
+	"github.com/uploads-dev/uploads/internal/atomicfile"
 	"github.com/uploads-dev/uploads/internal/upload"
 )
 
@@ -25,9 +25,9 @@ type manifestRecord struct {
 }
 
 // manifest is put's --manifest FILE: a JSON Lines record per file that
-// has ended, in the order of the arguments, rewritten atomically (a
-// temporary file, fsynced, renamed) each time a file ends, so that a reader
-// never sees half a manifest.
+// has ended, in the order of the arguments, replaced atomically (see
+// atomicfile) each time a file ends, so that a reader never sees half a
+// manifest.
 type manifest struct {
 	path    string
 	mu      sync.Mutex
@@ -93,24 +93,7 @@ func (m *manifest) write() error {
 		}
 		data = append(append(data, b...), '\n')
 	}
-	dir := filepath.Dir(m.path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(m.path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write the manifest %s: %w", m.path, err)
-	}
-	defer os.Remove(tmp.Name()) // after the rename there is nothing to remove
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write the manifest %s: %w", m.path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write the manifest %s: %w", m.path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write the manifest %s: %w", m.path, err)
-	}
-	if err := os.Rename(tmp.Name(), m.path); err != nil {
+	if err := atomicfile.Write(m.path, data, 0o644); err != nil {
 		return fmt.Errorf("write the manifest %s: %w", m.path, err)
 	}
 	return nil

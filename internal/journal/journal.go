@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/uploads-dev/uploads/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -213,35 +214,10 @@ func (s Store) Save(j *Journal) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(s.Dir, ".tmp-*.json")
-	if err != nil {
+	if err := atomicfile.Write(s.path(j.Key()), data, 0o600); err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write journal: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write journal: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), s.path(j.Key())); err != nil {
-		return fmt.Errorf("write journal: %w", err)
-	}
-	d, err := os.Open(s.Dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 // Remove deletes the journal of key; a missing one is not an error.
@@ -276,7 +252,7 @@ func (s Store) list(prefix string) ([]Entry, error) {
 	var out []Entry
 	for _, name := range names {
 		key := strings.TrimSuffix(filepath.Base(name), ".json")
-		if strings.HasPrefix(key, ".tmp-") {
+		if strings.HasPrefix(key, ".") {
 			continue
 		}
 		j, err := s.Load(key)

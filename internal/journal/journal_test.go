@@ -80,7 +80,7 @@ func TestSaveLoadRemove(t *testing.T) {
 		t.Fatalf("removing twice: %v", err)
 	}
 	// No temporary files are left behind.
-	if left, _ := filepath.Glob(filepath.Join(s.Dir, ".tmp-*")); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(s.Dir, ".*.tmp-*")); len(left) != 0 {
 		t.Fatalf("temporary files left: %v", left)
 	}
 }
