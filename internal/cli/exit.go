@@ -121,6 +121,17 @@ func exitCode(ctx context.Context, err error) int {
 	return ExitFailure
 }
 
+// interruptedf is an error that already says the command was interrupted
+// (and how far it got): Run does not say it again.
+func interruptedf(format string, args ...any) error {
+	return interruptedError{fmt.Errorf(format, args...)}
+}
+
+type interruptedError struct{ err error }
+
+func (e interruptedError) Error() string { return e.err.Error() }
+func (e interruptedError) Unwrap() error { return e.err }
+
 // reportedError is a failure already reported (as JSON events): Run
 // prints nothing more and exits with code.
 type reportedError struct {

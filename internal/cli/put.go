@@ -230,7 +230,7 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 		err = explainPutFailure(ctx, f, failures[0])
 	case ctx.Err() != nil:
 		// One resume command for the whole set: the same command line.
-		err = withHint(fmt.Errorf("interrupted: %d of %d files uploaded; %d interrupted (their journals kept), %d not started",
+		err = withHint(interruptedf("interrupted: %d of %d files uploaded; %d interrupted (their journals kept), %d not started",
 			done, len(o.Files), interrupts, notStarted), "resume the rest with: %s", resumeCommand(without(f.Args, out.completed())))
 	default:
 		err = exitError{code: exitCode(ctx, failures[0]), err: fmt.Errorf("%d of %d files failed", len(failures), len(o.Files))}
@@ -352,13 +352,13 @@ func explainPutFailure(ctx context.Context, f *Factory, err error) error {
 	case errors.As(err, &ce):
 		return withHint(err, "upload %s was cancelled; run the command again, once the file is no longer being written, to upload it as it is then", fe.UploadID)
 	case fe.Kept && interrupted:
-		return withHint(fmt.Errorf("interrupted: %d of %d parts of %s are on the server (upload %s; journal %s)",
+		return withHint(interruptedf("interrupted: %d of %d parts of %s are on the server (upload %s; journal %s)",
 			fe.PartsDone, fe.Parts, fe.File, fe.UploadID, fe.Journal), "resume with: %s", resumeCommand(f.Args))
 	case fe.Kept:
 		return withHint(err, "%d of %d parts are on the server (upload %s); fix the cause and resume with: %s",
 			fe.PartsDone, fe.Parts, fe.UploadID, resumeCommand(f.Args))
 	case interrupted:
-		return fmt.Errorf("interrupted; upload %s was cancelled", fe.UploadID)
+		return interruptedf("interrupted; upload %s was cancelled", fe.UploadID)
 	}
 	return err
 }

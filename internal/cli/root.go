@@ -62,7 +62,7 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 	}
 	usage := errors.As(err, new(usageError))
 	switch {
-	case ctx.Err() != nil && !usage && !strings.HasPrefix(err.Error(), "interrupted"):
+	case ctx.Err() != nil && !usage && !errors.As(err, new(interruptedError)):
 		err = fmt.Errorf("interrupted: %w", err)
 	case errors.Is(err, context.DeadlineExceeded) && !errors.As(err, new(hintError)):
 		err = withHint(fmt.Errorf("request timed out: %w", err),

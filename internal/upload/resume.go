@@ -45,7 +45,6 @@ func (r *run) resume(ctx context.Context) (bool, error) {
 		r.warn(0, "resuming upload %s with its part size of %d bytes; the part size asked for (%d) applies to new uploads (--restart starts over with it)",
 			j.UploadID, j.PartSize, r.opts.PartSize)
 	}
-	r.partSize = j.PartSize
 	r.mu.Lock()
 	r.j = j
 	r.mu.Unlock()

@@ -159,17 +159,16 @@ type Uploader struct {
 
 // run is the state of one file's upload.
 type run struct {
-	u        *Uploader
-	opts     Options
-	file     *os.File
-	path     string
-	fp       journal.Fingerprint
-	partSize int64
-	started  time.Time
-	gate     retry.Gate
-	hasher   *fileHasher
-	retries  atomic.Int64
-	stalls   atomic.Int64
+	u       *Uploader
+	opts    Options
+	file    *os.File
+	path    string
+	fp      journal.Fingerprint
+	started time.Time
+	gate    retry.Gate
+	hasher  *fileHasher
+	retries atomic.Int64
+	stalls  atomic.Int64
 	// sent counts the part bytes this run handed to connections, retries
 	// included: the link's rate, before any part is acknowledged.
 	sent atomic.Int64
@@ -351,9 +350,9 @@ func (r *run) create(ctx context.Context) error {
 			return fmt.Errorf("detect the MIME type of %s: %w (pass --mime-type)", r.path, err)
 		}
 	}
-	r.partSize = r.opts.PartSize
-	if r.partSize == 0 {
-		r.partSize = PlanPartSize(r.fp.Size, r.opts.Concurrency)
+	partSize := r.opts.PartSize
+	if partSize == 0 {
+		partSize = PlanPartSize(r.fp.Size, r.opts.Concurrency)
 	}
 	name := filepath.Base(r.fp.Path)
 	up, err := r.u.Client.CreateUpload(ctx, api.NewUpload{Filename: name, Purpose: r.opts.Purpose, Bytes: r.fp.Size,
@@ -362,9 +361,9 @@ func (r *run) create(ctx context.Context) error {
 		return err
 	}
 	now := r.opts.now().UTC()
-	j := &journal.Journal{Fingerprint: r.fp, PartSize: r.partSize, UploadID: up.ID, Filename: name, MimeType: mt,
+	j := &journal.Journal{Fingerprint: r.fp, PartSize: partSize, UploadID: up.ID, Filename: name, MimeType: mt,
 		UploadCreatedAt: up.CreatedAt, ExpiresAt: up.ExpiresAt, CreatedAt: now, UpdatedAt: now,
-		Parts: journal.Plan(r.fp.Size, r.partSize)}
+		Parts: journal.Plan(r.fp.Size, partSize)}
 	if r.opts.Journal != nil {
 		if err := r.opts.Journal.Save(j); err != nil {
 			r.cancelSession(ctx, up.ID)
