@@ -1,0 +1,21 @@
+//go:build unix
+
+package fileset
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestNonRegularFilesAreSkipped(t *testing.T) {
+	chdir(t, map[string]string{"d/a.txt": "a"})
+	if err := syscall.Mkfifo("d/fifo", 0o644); err != nil {
+		t.Skipf("no FIFOs here: %v", err)
+	}
+	s := expand(t, []string{"d", "d/fifo"}, Options{Recursive: true})
+	same(t, "paths", paths(s), []string{"d/a.txt"})
+	if r := skipped(s)["d/fifo"]; !strings.Contains(r, "FIFO") || len(s.Skipped) != 1 {
+		t.Fatalf("skipped = %+v", s.Skipped)
+	}
+}
