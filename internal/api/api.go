@@ -53,6 +53,10 @@ type Config struct {
 type Client struct {
 	sdk openai.Client
 	cfg Config
+	// now and sleep, when set, replace the real clock in the waits of
+	// WaitProcessed (tests move a clock instead of sleeping).
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
 }
 
 // ErrNoAPIKey means no key was configured.

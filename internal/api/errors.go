@@ -20,12 +20,14 @@ type Class int
 const (
 	// Other is a local failure (a file that cannot be read, a bad answer).
 	Other Class = iota
-	// Rejected is a 4xx other than 401/403: the request itself is wrong.
+	// Rejected is a 4xx other than 401/403: the request itself is wrong;
+	// or a file whose processing failed (*ProcessingError).
 	Rejected
 	// Auth is a 401 or 403.
 	Auth
-	// Transient is a network failure, a timeout, 408, 429 or 5xx: trying
-	// again later may work.
+	// Transient is a network failure, a timeout, 408, 429 or 5xx, or a
+	// wait for processing that ran out (*WaitTimeoutError): trying again
+	// later may work.
 	Transient
 	// Canceled means the caller's context ended (Ctrl-C).
 	Canceled
@@ -41,8 +43,13 @@ func Classify(ctx context.Context, err error) Class {
 		return Canceled
 	}
 	var se *StalledError
-	if errors.As(err, &se) {
+	var we *WaitTimeoutError
+	if errors.As(err, &se) || errors.As(err, &we) {
 		return Transient
+	}
+	var pe *ProcessingError
+	if errors.As(err, &pe) {
+		return Rejected
 	}
 	if errors.Is(err, context.Canceled) {
 		return Canceled

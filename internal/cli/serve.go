@@ -36,6 +36,8 @@ type ServeOptions struct {
 	Latency       time.Duration
 	Throttle      units.Size
 	ReapInterval  time.Duration
+	ProcessDelay  time.Duration
+	ProcessFail   string
 }
 
 // defaultDataDir is $XDG_DATA_HOME/uploads, or ~/.local/share/uploads.
@@ -72,7 +74,8 @@ the request log goes to stderr. SIGINT or SIGTERM stops it gracefully.`,
   uploads serve --strict
   uploads serve --api-key sk-test=org-a --api-key sk-other=org-b
   uploads serve --fault-rate 0.3 --fault-seed 7 --throttle 40MiB
-  uploads serve --fault-rate 0.2 --fault-kinds lost --fault-on parts,complete`,
+  uploads serve --fault-rate 0.2 --fault-kinds lost --fault-on parts,complete
+  uploads serve --process-delay 5s --process-fail 'bad-*'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -99,6 +102,8 @@ the request log goes to stderr. SIGINT or SIGTERM stops it gracefully.`,
 	f.DurationVar(&o.Latency, "latency", 0, "delay added to every request (e.g. 50ms)")
 	f.Var(&o.Throttle, "throttle", "cap each connection's upload rate, in bytes per second (e.g. 40MiB)")
 	f.DurationVar(&o.ReapInterval, "reap-interval", 30*time.Second, "how often expired uploads and files are swept")
+	f.DurationVar(&o.ProcessDelay, "process-delay", 0, `how long a new file's status stays "uploaded" before it is "processed" (0: processed at once)`)
+	f.StringVar(&o.ProcessFail, "process-fail", "", `files whose filename matches this glob (path.Match: *, ?, [a-z]) end in status "error", with status_details, instead of "processed"`)
 	return cmd
 }
 
@@ -122,6 +127,13 @@ func (o *ServeOptions) serverOptions() (server.Options, error) {
 	}
 	so.UploadTTL, so.MaxPartSize, so.MaxUploadSize, so.Latency = o.UploadTTL, int64(o.MaxPartSize), int64(o.MaxUploadSize), o.Latency
 	so.Strict = o.Strict
+	if o.ProcessDelay < 0 {
+		return so, usagef(fmt.Errorf("--process-delay %v must not be negative", o.ProcessDelay))
+	}
+	if err := server.CheckProcessFail(o.ProcessFail); o.ProcessFail != "" && err != nil {
+		return so, usagef(fmt.Errorf("--process-fail: %w", err))
+	}
+	so.ProcessDelay, so.ProcessFail = o.ProcessDelay, o.ProcessFail
 	so.Purposes = server.DefaultPurposes()
 	for _, spec := range o.AllowMIME {
 		if err := so.Purposes.Allow(spec); err != nil {

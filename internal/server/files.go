@@ -40,7 +40,7 @@ func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) {
 	}
 	list := listObject[*fileObject]{Object: "list", Data: make([]*fileObject, 0, len(files)), HasMore: more}
 	for _, f := range files {
-		list.Data = append(list.Data, toFile(f))
+		list.Data = append(list.Data, s.toFile(f))
 	}
 	if len(list.Data) > 0 {
 		list.FirstID, list.LastID = list.Data[0].ID, list.Data[len(list.Data)-1].ID
@@ -55,7 +55,7 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toFile(f))
+	writeJSON(w, http.StatusOK, s.toFile(f))
 }
 
 // DELETE /v1/files/{id}
@@ -222,5 +222,5 @@ func (s *Server) createFile(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toFile(f))
+	writeJSON(w, http.StatusOK, s.toFile(f))
 }

@@ -18,6 +18,8 @@ type fileObject struct {
 	Filename  string `json:"filename"`
 	Purpose   string `json:"purpose"`
 	Status    string `json:"status"`
+	// StatusDetails says why processing failed (status "error" only).
+	StatusDetails string `json:"status_details,omitempty"`
 }
 
 type uploadObject struct {
@@ -63,9 +65,12 @@ type deletedObject struct {
 	Deleted bool   `json:"deleted"`
 }
 
-func toFile(f store.File) *fileObject {
+// toFile is the file as the API answers it, with its processing status as
+// of now.
+func (s *Server) toFile(f store.File) *fileObject {
 	o := &fileObject{ID: f.ID, Object: "file", Bytes: f.Bytes, CreatedAt: f.CreatedAt,
-		Filename: f.Filename, Purpose: f.Purpose, Status: "processed"}
+		Filename: f.Filename, Purpose: f.Purpose}
+	o.Status, o.StatusDetails = s.fileStatus(f)
 	if f.ExpiresAt != 0 {
 		o.ExpiresAt = &f.ExpiresAt
 	}
@@ -92,7 +97,7 @@ func (s *Server) toUpload(u store.Upload) uploadObject {
 	o := uploadObject{ID: u.ID, Object: "upload", Bytes: u.Bytes, CreatedAt: u.CreatedAt, ExpiresAt: u.ExpiresAt,
 		Filename: u.Filename, Purpose: u.Purpose, Status: u.Status}
 	if f, ok := s.store.UploadFile(u); ok {
-		o.File = toFile(f)
+		o.File = s.toFile(f)
 	}
 	return o
 }

@@ -38,6 +38,11 @@ type Options struct {
 // The API's handler is wrapped, innermost first, in the injected faults and
 // the latency; the listener in the throttle.
 func Run(ctx context.Context, o Options) error {
+	if o.ProcessFail != "" {
+		if err := CheckProcessFail(o.ProcessFail); err != nil {
+			return err
+		}
+	}
 	st, err := store.Open(o.DataDir, store.Options{})
 	if err != nil {
 		return err

@@ -51,6 +51,15 @@ type Config struct {
 	// upload_id. The default adds those two endpoints and each part's bytes
 	// and md5, which `uploads parts list` and resuming clients use.
 	Strict bool
+	// ProcessDelay is how long a new file stays "uploaded" before it is
+	// "processed" (or "error"); 0 processes it at once. The status is
+	// computed when the file is read, from its creation time, so it holds
+	// across a restart.
+	ProcessDelay time.Duration
+	// ProcessFail is a path.Match pattern: a file whose filename matches
+	// ends in status "error", with status_details saying why, instead of
+	// "processed". Empty fails nothing. Check it with CheckProcessFail.
+	ProcessFail string
 	// Logger receives one line per request; nil logs nothing.
 	Logger *slog.Logger
 }

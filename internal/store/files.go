@@ -40,7 +40,8 @@ func (s *Store) CreateFile(n NewFile, body io.Reader, max int64) (File, error) {
 			return err
 		}
 		f.Seq = seq
-		f.CreatedAt = s.now().Unix()
+		now := s.now()
+		f.CreatedAt, f.CreatedNano = now.Unix(), now.UnixNano()
 		if n.ExpiresAfter > 0 {
 			f.ExpiresAt = f.CreatedAt + n.ExpiresAfter
 		}

@@ -73,18 +73,31 @@ type Part struct {
 
 // File is the record of a file; its bytes are the concatenation of Extents.
 type File struct {
-	ID        string `json:"id"`
-	Org       string `json:"org"`
-	Filename  string `json:"filename"`
-	Purpose   string `json:"purpose"`
-	MimeType  string `json:"mime_type,omitempty"`
-	Bytes     int64  `json:"bytes"`
-	CreatedAt int64  `json:"created_at"`
+	ID       string `json:"id"`
+	Org      string `json:"org"`
+	Filename string `json:"filename"`
+	Purpose  string `json:"purpose"`
+	MimeType string `json:"mime_type,omitempty"`
+	Bytes    int64  `json:"bytes"`
+	// CreatedAt is Unix seconds, as the API answers it; CreatedNano is the
+	// same instant in Unix nanoseconds (0 in records written before it was
+	// kept), for what needs a finer clock (the processing delay).
+	CreatedAt   int64 `json:"created_at"`
+	CreatedNano int64 `json:"created_ns,omitempty"`
 	// ExpiresAt is Unix seconds, or 0 for a file that does not expire.
 	ExpiresAt int64    `json:"expires_at,omitempty"`
 	UploadID  string   `json:"upload_id,omitempty"`
 	Seq       uint64   `json:"seq"`
 	Extents   []Extent `json:"extents"`
+}
+
+// Created is when the file was created, to the nanosecond where the record
+// has it, else to the second.
+func (f File) Created() time.Time {
+	if f.CreatedNano != 0 {
+		return time.Unix(0, f.CreatedNano)
+	}
+	return time.Unix(f.CreatedAt, 0)
 }
 
 // Extent is one stretch of a file's bytes, kept in its own file on disk.
@@ -199,6 +212,9 @@ func Open(dir string, opts Options) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
+
+// Now is the store's clock: the time its records are stamped with.
+func (s *Store) Now() time.Time { return s.now() }
 
 // Dir is the data directory.
 func (s *Store) Dir() string { return s.dir }

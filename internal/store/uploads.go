@@ -301,9 +301,10 @@ func (s *Store) Complete(org, uploadID string, partIDs []string, md5Hex string) 
 		if err != nil {
 			return err
 		}
-		now := s.now().Unix()
+		t := s.now()
+		now := t.Unix()
 		f.ID, f.Org, f.Filename, f.Purpose, f.MimeType = newID("file-"), u.Org, u.Filename, u.Purpose, u.MimeType
-		f.Bytes, f.CreatedAt, f.UploadID, f.Seq = u.Bytes, now, u.ID, seq
+		f.Bytes, f.CreatedAt, f.CreatedNano, f.UploadID, f.Seq = u.Bytes, now, t.UnixNano(), u.ID, seq
 		if u.FileExpiresAfter > 0 {
 			f.ExpiresAt = now + u.FileExpiresAfter
 		}
