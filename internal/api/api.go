@@ -53,6 +53,8 @@ type Config struct {
 type Client struct {
 	sdk openai.Client
 	cfg Config
+	// attempts is how the last attempt that failed failed.
+	attempts *attempts
 	// now and sleep, when set, replace the real clock in the waits of
 	// WaitProcessed (tests move a clock instead of sleeping).
 	now   func() time.Time
@@ -97,7 +99,10 @@ func New(cfg Config) (*Client, error) {
 	if cfg.UserAgent != "" {
 		opts = append(opts, option.WithHeader("User-Agent", cfg.UserAgent))
 	}
-	return &Client{sdk: openai.NewClient(opts...), cfg: cfg}, nil
+	c := &Client{cfg: cfg, attempts: &attempts{}}
+	opts = append(opts, option.WithMiddleware(c.attempts.record))
+	c.sdk = openai.NewClient(opts...)
+	return c, nil
 }
 
 // BaseURL is the URL the client talks to.

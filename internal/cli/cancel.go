@@ -13,15 +13,15 @@ import (
 
 // CancelOptions are the argument of `uploads cancel`.
 type CancelOptions struct {
-	IO     IO
+	IO     IOStreams
 	Ctx    context.Context
 	Client clientFunc
 
 	UploadID string
 }
 
-// NewCmdCancel builds `uploads cancel`; runF replaces cancelRun in tests.
-func NewCmdCancel(f *Factory, runF func(*CancelOptions) error) *cobra.Command {
+// NewCmdCancel builds `uploads cancel`.
+func NewCmdCancel(f *Factory) *cobra.Command {
 	o := &CancelOptions{IO: f.IO}
 	var flagID string
 	cmd := &cobra.Command{
@@ -51,9 +51,6 @@ Text output (--format text) is the upload id and its status.`,
 				return err
 			}
 			o.UploadID, o.Ctx, o.Client = id, cmd.Context(), f.clientFor(cmd)
-			if runF != nil {
-				return runF(o)
-			}
 			return cancelRun(o)
 		},
 	}
@@ -68,7 +65,7 @@ func cancelRun(o *CancelOptions) error {
 		return err
 	}
 	show := func(u *openai.Upload) error {
-		return printObject(o.IO.Out, cfg, api.RawJSON(u), func() string { return u.ID + " " + string(u.Status) })
+		return o.IO.export(cfg).object(api.RawJSON(u), func() string { return u.ID + " " + string(u.Status) })
 	}
 	u, err := c.Cancel(o.Ctx, o.UploadID)
 	if err == nil {

@@ -48,7 +48,7 @@ func TestFilesContentTerminal(t *testing.T) {
 	run := func(id string, force bool) (string, error) {
 		var out bytes.Buffer
 		err := filesContentRun(&FilesContentOptions{
-			IO: IO{Out: &out, Err: new(bytes.Buffer)}, Ctx: context.Background(), FileID: id, Force: force, StdoutTTY: true,
+			IO: IOStreams{Out: &out, Err: new(bytes.Buffer), OutTTY: true}, Ctx: context.Background(), FileID: id, Force: force,
 			Client: func() (*api.Client, config.Config, error) { return c, config.Config{Format: "json"}, nil },
 		})
 		return out.String(), err
@@ -115,7 +115,7 @@ func TestCancelWithoutUploadLookup(t *testing.T) {
 			t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 			var out, errb bytes.Buffer
 			code := Run(context.Background(), []string{"cancel", "upload_x", "--base-url", hs.URL + "/v1", "--api-key", "sk-x", "--retries", "0"},
-				IO{In: strings.NewReader(""), Out: &out, Err: &errb})
+				IOStreams{In: strings.NewReader(""), Out: &out, Err: &errb})
 			if code != tc.wantExit || !strings.Contains(errb.String(), tc.wantErr) || (tc.wantNo != "" && strings.Contains(errb.String(), tc.wantNo)) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, errb.String(), tc.wantExit, tc.wantErr)
 			}

@@ -21,7 +21,7 @@ import (
 
 // CompleteOptions are the flags and argument of `uploads complete`.
 type CompleteOptions struct {
-	IO     IO
+	IO     IOStreams
 	Ctx    context.Context
 	Client clientFunc
 
@@ -34,8 +34,8 @@ type CompleteOptions struct {
 	MD5Of string
 }
 
-// NewCmdComplete builds `uploads complete`; runF replaces completeRun in tests.
-func NewCmdComplete(f *Factory, runF func(*CompleteOptions) error) *cobra.Command {
+// NewCmdComplete builds `uploads complete`.
+func NewCmdComplete(f *Factory) *cobra.Command {
 	o := &CompleteOptions{IO: f.IO}
 	var flagID string
 	cmd := &cobra.Command{
@@ -67,9 +67,6 @@ Text output (--format text) is the file id.`,
 				return err
 			}
 			o.Ctx, o.Client = cmd.Context(), f.clientFor(cmd)
-			if runF != nil {
-				return runF(o)
-			}
 			return completeRun(o)
 		},
 	}
@@ -145,10 +142,10 @@ func completeRun(o *CompleteOptions) error {
 	started := time.Now()
 	u, err := c.Complete(o.Ctx, o.UploadID, ids, sum)
 	if err == nil {
-		return printObject(o.IO.Out, cfg, api.RawJSON(u), func() string { return u.File.ID })
+		return o.IO.export(cfg).object(api.RawJSON(u), func() string { return u.File.ID })
 	}
 	if raw, fileID, ok := o.findCompleted(c, err, started); ok {
-		return printObject(o.IO.Out, cfg, raw, func() string { return fileID })
+		return o.IO.export(cfg).object(raw, func() string { return fileID })
 	}
 	return completeHint(err, o, len(ids))
 }

@@ -16,7 +16,7 @@ import (
 
 // CreateOptions are the flags and argument of `uploads create`.
 type CreateOptions struct {
-	IO     IO
+	IO     IOStreams
 	Ctx    context.Context
 	Client clientFunc
 
@@ -30,8 +30,8 @@ type CreateOptions struct {
 	ExpiresAfter int64 // seconds; 0: not sent
 }
 
-// NewCmdCreate builds `uploads create`; runF replaces createRun in tests.
-func NewCmdCreate(f *Factory, runF func(*CreateOptions) error) *cobra.Command {
+// NewCmdCreate builds `uploads create`.
+func NewCmdCreate(f *Factory) *cobra.Command {
 	o := &CreateOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "create [FILE] --purpose PURPOSE",
@@ -59,9 +59,6 @@ Text output (--format text) is the upload id.`,
 				return err
 			}
 			o.Ctx, o.Client = cmd.Context(), f.clientFor(cmd)
-			if runF != nil {
-				return runF(o)
-			}
 			return createRun(o)
 		},
 	}
@@ -140,7 +137,7 @@ func createRun(o *CreateOptions) error {
 		}
 		return err
 	}
-	return printObject(o.IO.Out, cfg, api.RawJSON(u), func() string { return u.ID })
+	return o.IO.export(cfg).object(api.RawJSON(u), func() string { return u.ID })
 }
 
 // regularFile checks, before any request, that path is a regular file with

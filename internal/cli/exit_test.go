@@ -12,7 +12,7 @@ import (
 func run(t *testing.T, ctx context.Context, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = Run(ctx, args, IO{In: strings.NewReader(""), Out: &out, Err: &errb})
+	code = Run(ctx, args, IOStreams{In: strings.NewReader(""), Out: &out, Err: &errb})
 	return code, out.String(), errb.String()
 }
 

@@ -1,15 +1,12 @@
 package cli
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/uploads-dev/uploads/internal/api"
 	"github.com/uploads-dev/uploads/internal/config"
@@ -18,34 +15,33 @@ import (
 // Factory gives commands what they share: the streams, the resolved
 // configuration and an API client. Tests replace HTTPClient.
 type Factory struct {
-	IO         IO
+	IO         IOStreams
 	ConfigFile string // --config
 	JSON       bool   // --json
 	// Args are the command line's arguments, for messages that repeat it.
 	Args       []string
 	HTTPClient *http.Client
+
+	// client is the last client made, which knows how its last failed
+	// attempt failed.
+	client *api.Client
 }
 
-// addLocalFlags registers the flags of a command that reads the
-// configuration but does not call the API (journal).
-func (f *Factory) addLocalFlags(cmd *cobra.Command) {
-	p := cmd.PersistentFlags()
-	p.StringVar(&f.ConfigFile, "config", "", "config file (env UPLOADS_CONFIG; default $XDG_CONFIG_HOME/uploads/config.yaml)")
-	p.String("format", "", "output format: json or text (env UPLOADS_FORMAT; default json)")
-	p.BoolVar(&f.JSON, "json", false, "shorthand for --format json")
-}
-
-// addGlobalFlags registers the flags every API command takes.
-func (f *Factory) addGlobalFlags(cmd *cobra.Command) {
-	p := cmd.PersistentFlags()
-	p.String("base-url", "", "API base URL (env OPENAI_BASE_URL; default https://api.openai.com/v1)")
-	p.String("api-key", "", "API key (env OPENAI_API_KEY); never printed")
-	p.String("organization", "", "OpenAI organization id (env OPENAI_ORG_ID)")
-	p.String("project", "", "OpenAI project id (env OPENAI_PROJECT_ID)")
-	p.Duration("timeout", 0, "time limit of each attempt of a JSON call; complete gets at least 5m, parts are bounded by --stall-timeout instead (env UPLOADS_TIMEOUT; default 10m)")
-	p.StringVar(&f.ConfigFile, "config", "", "config file (env UPLOADS_CONFIG; default $XDG_CONFIG_HOME/uploads/config.yaml)")
-	p.String("format", "", "output format: json or text (env UPLOADS_FORMAT; default json)")
-	p.BoolVar(&f.JSON, "json", false, "shorthand for --format json")
+// explainTimeout says what a request that ran out of time was waiting
+// for, and what to do.
+func (f *Factory) explainTimeout(err error) error {
+	if f.client == nil {
+		return withHint(fmt.Errorf("request timed out: %w", err),
+			"a request took longer than --timeout (UPLOADS_TIMEOUT, default 10m); raise it, or check the server")
+	}
+	err = f.client.ExplainTimeout(err)
+	var te *api.TimeoutError
+	if errors.As(err, &te) && te.LastAttempt != nil {
+		return withHint(fmt.Errorf("request timed out: %w", err),
+			"check that the server at %s is running and reachable (--base-url, OPENAI_BASE_URL)", te.BaseURL)
+	}
+	return withHint(fmt.Errorf("request timed out: %w", err),
+		"the server did not answer within --timeout (UPLOADS_TIMEOUT, default 10m); raise it, or check the server")
 }
 
 // Config resolves the settings for cmd: flags, environment, file, defaults.
@@ -74,59 +70,8 @@ func (f *Factory) Client(cmd *cobra.Command) (*api.Client, config.Config, error)
 	if err != nil {
 		return nil, cfg, configErr(err)
 	}
+	f.client = c
 	return c, cfg, nil
-}
-
-// terminalWidth is w's width in columns when it is a terminal, else 80.
-func terminalWidth(w io.Writer) int {
-	if f, ok := w.(*os.File); ok {
-		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
-			return cols
-		}
-	}
-	return 80
-}
-
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// printJSON writes an API object: indented on a terminal, one line otherwise.
-func printJSON(w io.Writer, raw json.RawMessage) error {
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return fmt.Errorf("the API's answer is not JSON: %w", err)
-	}
-	var b []byte
-	if isTerminal(w) {
-		b, _ = json.MarshalIndent(v, "", "  ")
-	} else {
-		b, _ = json.Marshal(v)
-	}
-	_, err := fmt.Fprintf(w, "%s\n", b)
-	return err
-}
-
-// printJSONLine writes an API object as one line of JSON.
-func printJSONLine(w io.Writer, raw json.RawMessage) error {
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return fmt.Errorf("the API's answer is not JSON: %w", err)
-	}
-	b, _ := json.Marshal(v)
-	_, err := fmt.Fprintf(w, "%s\n", b)
-	return err
-}
-
-// printObject writes raw as JSON, or text(…) in the text format.
-func printObject(w io.Writer, cfg config.Config, raw json.RawMessage, text func() string) error {
-	if cfg.Format == "text" {
-		_, err := fmt.Fprintln(w, text())
-		return err
-	}
-	return printJSON(w, raw)
 }
 
 // unixTime formats a Unix timestamp for text output.

@@ -26,13 +26,13 @@ func NewCmdFiles(f *Factory) *cobra.Command {
 		Args:  cobra.ArbitraryArgs,
 		RunE:  runGroup,
 	}
-	cmd.AddCommand(NewCmdFilesList(f, nil), NewCmdFilesGet(f, nil), NewCmdFilesContent(f, nil), NewCmdFilesDelete(f, nil))
+	cmd.AddCommand(NewCmdFilesList(f), NewCmdFilesGet(f), NewCmdFilesContent(f), NewCmdFilesDelete(f))
 	return cmd
 }
 
 // FilesListOptions are the flags of `uploads files list`.
 type FilesListOptions struct {
-	IO      IO
+	IO      IOStreams
 	Ctx     context.Context
 	Client  clientFunc
 	Purpose string
@@ -40,7 +40,7 @@ type FilesListOptions struct {
 }
 
 // NewCmdFilesList builds `uploads files list`.
-func NewCmdFilesList(f *Factory, runF func(*FilesListOptions) error) *cobra.Command {
+func NewCmdFilesList(f *Factory) *cobra.Command {
 	o := &FilesListOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -57,9 +57,6 @@ Text output (--format text) is a table: id, bytes, created, filename, purpose.`,
 				return usagef(fmt.Errorf("--limit %d must not be negative (0 lists every file)", o.Limit))
 			}
 			o.Ctx, o.Client = cmd.Context(), f.clientFor(cmd)
-			if runF != nil {
-				return runF(o)
-			}
 			return filesListRun(o)
 		},
 	}
@@ -90,7 +87,7 @@ func filesListRun(o *FilesListOptions) error {
 	if err != nil {
 		return err
 	}
-	return printObject(o.IO.Out, cfg, raw, func() string { return fileTable(files) })
+	return o.IO.export(cfg).object(raw, func() string { return fileTable(files) })
 }
 
 func fileTable(files []openai.FileObject) string {
@@ -102,14 +99,14 @@ func fileTable(files []openai.FileObject) string {
 
 // FileOptions are the argument of `uploads files get` and `files delete`.
 type FileOptions struct {
-	IO     IO
+	IO     IOStreams
 	Ctx    context.Context
 	Client clientFunc
 	FileID string
 }
 
 // NewCmdFilesGet builds `uploads files get`.
-func NewCmdFilesGet(f *Factory, runF func(*FileOptions) error) *cobra.Command {
+func NewCmdFilesGet(f *Factory) *cobra.Command {
 	o := &FileOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "get FILE_ID",
@@ -121,9 +118,6 @@ Text output (--format text) is a one-row table: id, bytes, created, filename, pu
 		Args:    positional(1, "FILE_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.FileID, o.Ctx, o.Client = args[0], cmd.Context(), f.clientFor(cmd)
-			if runF != nil {
-				return runF(o)
-			}
 			return filesGetRun(o)
 		},
 	}
@@ -140,11 +134,11 @@ func filesGetRun(o *FileOptions) error {
 	if err != nil {
 		return err
 	}
-	return printObject(o.IO.Out, cfg, api.RawJSON(file), func() string { return fileTable([]openai.FileObject{*file}) })
+	return o.IO.export(cfg).object(api.RawJSON(file), func() string { return fileTable([]openai.FileObject{*file}) })
 }
 
 // NewCmdFilesDelete builds `uploads files delete`.
-func NewCmdFilesDelete(f *Factory, runF func(*FileOptions) error) *cobra.Command {
+func NewCmdFilesDelete(f *Factory) *cobra.Command {
 	o := &FileOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "delete FILE_ID",
@@ -156,9 +150,6 @@ Text output (--format text) is the file id and "deleted".`,
 		Args:    positional(1, "FILE_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.FileID, o.Ctx, o.Client = args[0], cmd.Context(), f.clientFor(cmd)
-			if runF != nil {
-				return runF(o)
-			}
 			return filesDeleteRun(o)
 		},
 	}
@@ -175,12 +166,12 @@ func filesDeleteRun(o *FileOptions) error {
 	if err != nil {
 		return err
 	}
-	return printObject(o.IO.Out, cfg, api.RawJSON(d), func() string { return d.ID + " deleted" })
+	return o.IO.export(cfg).object(api.RawJSON(d), func() string { return d.ID + " deleted" })
 }
 
 // FilesContentOptions are the argument and flags of `uploads files content`.
 type FilesContentOptions struct {
-	IO     IO
+	IO     IOStreams
 	Ctx    context.Context
 	Client clientFunc
 	FileID string
@@ -188,12 +179,10 @@ type FilesContentOptions struct {
 	Output string
 	// Force writes binary content to a terminal.
 	Force bool
-	// StdoutTTY says whether stdout is a terminal.
-	StdoutTTY bool
 }
 
 // NewCmdFilesContent builds `uploads files content`.
-func NewCmdFilesContent(f *Factory, runF func(*FilesContentOptions) error) *cobra.Command {
+func NewCmdFilesContent(f *Factory) *cobra.Command {
 	o := &FilesContentOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "content FILE_ID [-o PATH]",
@@ -209,12 +198,6 @@ or pass --force); text is written as is.`,
 		Args: positional(1, "FILE_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.FileID, o.Ctx, o.Client = args[0], cmd.Context(), f.clientFor(cmd)
-			if o.Output == "" || o.Output == "-" {
-				o.StdoutTTY = isTerminal(o.IO.Out)
-			}
-			if runF != nil {
-				return runF(o)
-			}
 			return filesContentRun(o)
 		},
 	}
@@ -245,7 +228,7 @@ func filesContentRun(o *FilesContentOptions) error {
 		return writeFileAtomic(o.Output, body, size)
 	}
 	r := bufio.NewReaderSize(body, 8192)
-	if o.StdoutTTY && !o.Force {
+	if o.IO.OutTTY && (o.Output == "" || o.Output == "-") && !o.Force {
 		head, _ := r.Peek(8192)
 		if looksBinary(head) {
 			return withHint(usagef(errBinaryToTerminal), "redirect stdout to a file, or use -o PATH (or --force to write it anyway)")

@@ -42,7 +42,7 @@ cancel its session: use 'uploads cancel UPLOAD_ID' for that, or let it expire).`
 			if cfg.Format == "json" && (f.JSON || cmd.Flags().Changed("format")) {
 				for _, e := range entries {
 					if e.Journal != nil {
-						if err := printJSONLine(f.IO.Out, summary(e)); err != nil {
+						if err := f.IO.export(config.Config{}).line(summary(e)); err != nil {
 							return err
 						}
 					}
@@ -81,7 +81,7 @@ cancel its session: use 'uploads cancel UPLOAD_ID' for that, or let it expire).`
 				return e.Err
 			}
 			b, _ := json.Marshal(e.Journal)
-			return printJSON(f.IO.Out, b)
+			return f.IO.export(config.Config{}).object(b, nil)
 		},
 	}
 	var all bool
@@ -119,7 +119,6 @@ cancel its session: use 'uploads cancel UPLOAD_ID' for that, or let it expire).`
 		},
 	}
 	rm.Flags().BoolVar(&all, "all", false, "remove every journal")
-	cmd.PersistentFlags().String("journal-dir", "", "where resume journals live (env UPLOADS_JOURNAL_DIR; default $XDG_STATE_HOME/uploads)")
 	cmd.AddCommand(list, show, rm)
 	return cmd
 }

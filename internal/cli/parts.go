@@ -16,22 +16,21 @@ import (
 	"github.com/uploads-dev/uploads/internal/units"
 )
 
-// NewCmdParts builds `uploads parts` and its commands; runF replaces
-// partsAddRun in tests.
-func NewCmdParts(f *Factory, runF func(*PartsAddOptions) error) *cobra.Command {
+// NewCmdParts builds `uploads parts` and its commands.
+func NewCmdParts(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "parts",
 		Short: "Add parts to an upload, or list them",
 		Args:  cobra.ArbitraryArgs,
 		RunE:  runGroup,
 	}
-	cmd.AddCommand(NewCmdPartsAdd(f, runF), NewCmdPartsList(f, nil))
+	cmd.AddCommand(NewCmdPartsAdd(f), NewCmdPartsList(f))
 	return cmd
 }
 
 // PartsAddOptions are the flags and arguments of `uploads parts add`.
 type PartsAddOptions struct {
-	IO     IO
+	IO     IOStreams
 	Ctx    context.Context
 	Client clientFunc
 
@@ -43,7 +42,7 @@ type PartsAddOptions struct {
 }
 
 // NewCmdPartsAdd builds `uploads parts add`.
-func NewCmdPartsAdd(f *Factory, runF func(*PartsAddOptions) error) *cobra.Command {
+func NewCmdPartsAdd(f *Factory) *cobra.Command {
 	o := &PartsAddOptions{IO: f.IO}
 	var flagID string
 	cmd := &cobra.Command{
@@ -81,9 +80,6 @@ Text output (--format text) is the part id.`,
 				return err
 			}
 			o.Ctx, o.Client = cmd.Context(), f.clientFor(cmd)
-			if runF != nil {
-				return runF(o)
-			}
 			return partsAddRun(o)
 		},
 	}
@@ -158,7 +154,7 @@ func partsAddRun(o *PartsAddOptions) error {
 		return err
 	}
 	raw, _ := json.Marshal(part)
-	return printObject(o.IO.Out, cfg, raw, func() string { return part.ID })
+	return o.IO.export(cfg).object(raw, func() string { return part.ID })
 }
 
 // openBody opens the part's bytes: a replayable section of a regular file,
@@ -312,14 +308,14 @@ func brief(err error) string {
 
 // PartsListOptions are the argument of `uploads parts list`.
 type PartsListOptions struct {
-	IO       IO
+	IO       IOStreams
 	Ctx      context.Context
 	Client   clientFunc
 	UploadID string
 }
 
 // NewCmdPartsList builds `uploads parts list`.
-func NewCmdPartsList(f *Factory, runF func(*PartsListOptions) error) *cobra.Command {
+func NewCmdPartsList(f *Factory) *cobra.Command {
 	o := &PartsListOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "list UPLOAD_ID",
@@ -333,9 +329,6 @@ Text output (--format text) is a table: id, bytes, md5, created.`,
 		Args:    positional(1, "UPLOAD_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.UploadID, o.Ctx, o.Client = args[0], cmd.Context(), f.clientFor(cmd)
-			if runF != nil {
-				return runF(o)
-			}
 			return partsListRun(o)
 		},
 	}
@@ -356,7 +349,7 @@ func partsListRun(o *PartsListOptions) error {
 		parts = []api.Part{}
 	}
 	raw, _ := json.Marshal(map[string]any{"object": "list", "data": parts})
-	return printObject(o.IO.Out, cfg, raw, func() string {
+	return o.IO.export(cfg).object(raw, func() string {
 		return table([]string{"ID", "BYTES", "MD5", "CREATED"}, len(parts), func(i int) []any {
 			p := parts[i]
 			return []any{p.ID, p.Bytes, p.MD5, unixTime(p.CreatedAt)}

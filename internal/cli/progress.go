@@ -1,83 +1,121 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-
+	"github.com/uploads-dev/uploads/internal/units"
 	"github.com/uploads-dev/uploads/internal/upload"
 )
 
 // Progress modes of `uploads put`.
 const (
-	progressAuto  = "auto"  // a bar on a terminal, plain lines otherwise
-	progressBar   = "bar"   // a progress bar
+	progressAuto  = "auto"  // a live view on a terminal, plain lines otherwise
+	progressBar   = "bar"   // a live view: a bar per file in flight, and a total
 	progressPlain = "plain" // a line every few seconds, for CI logs
 	progressJSON  = "json"  // one JSON object per event
 	progressNone  = "none"  // errors only (--quiet)
 )
 
-// progress renders upload events on stderr.
-type progress struct {
-	mode     string
-	w        io.Writer
-	interval time.Duration
-
-	// width is the terminal's width in columns (80 when unknown).
-	width int
-
-	mu    sync.Mutex
-	bars  map[string]*progressbar.ProgressBar
-	names map[string]string // the name each bar shows
-	last  map[string]time.Time
-	start map[string]time.Time
-	from  map[string]int64 // bytes already on the server at the start
+// printer shows a put run on stderr. Every mode implements it; put talks to
+// no other output but stdout's exporter, which it reaches through above.
+type printer interface {
+	// report is the upload.Reporter.
+	report(e upload.Event)
+	// failed reports a file that did not complete.
+	failed(ctx context.Context, f fileFailure)
+	// summary ends a run of several files.
+	summary(s runSummary)
+	// above runs write (which prints to stdout or stderr) with the live
+	// view out of the way, and draws the view again after it.
+	above(write func() error) error
+	// close leaves the terminal ready for what follows the run.
+	close()
 }
 
-func newProgress(mode string, w io.Writer, interval time.Duration) *progress {
-	return &progress{mode: mode, w: w, interval: interval, width: terminalWidth(w), names: map[string]string{},
-		bars: map[string]*progressbar.ProgressBar{}, last: map[string]time.Time{}, start: map[string]time.Time{}, from: map[string]int64{}}
+// fileFailure is a file that did not complete.
+type fileFailure struct {
+	File        string
+	Err         error // explained: with its hint
+	Interrupted bool
+	// Several is whether the run had several files: the error of a single
+	// file is printed once, by the command, after the run.
+	Several bool
+	Code    int
+	Resume  string // the command that resumes it, "" when nothing is kept
 }
 
-// report is the upload.Reporter.
-func (p *progress) report(e upload.Event) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	name := filepath.Base(e.File)
-	if e.Type == upload.EventWarning && p.mode != progressJSON && p.mode != progressNone {
-		p.clearBar(e.File)
-		fmt.Fprintf(p.w, "uploads: warning: %s: %s\n", name, e.Message)
+// runSummary is the end of a run of several files.
+type runSummary struct {
+	Files, Completed, Failed, Interrupted, NotStarted, Retries int
+	Sent                                                       int64
+	Took                                                       time.Duration
+}
+
+func (s runSummary) text() string {
+	line := fmt.Sprintf("uploads: %d of %d files uploaded (%s sent in %s, %s/s, %d retries), %d failed", s.Completed, s.Files,
+		units.FormatSize(s.Sent), s.Took.Round(10*time.Millisecond), units.FormatSize(int64(float64(s.Sent)/max(s.Took.Seconds(), 0.001))),
+		s.Retries, s.Failed)
+	if s.Interrupted > 0 {
+		line += fmt.Sprintf(", %d interrupted", s.Interrupted)
 	}
-	if e.Type == upload.EventRetry && p.mode != progressJSON && p.mode != progressNone {
-		// A retry says why and when, so that a server that is down does
-		// not look like a hung upload.
-		p.clearBar(e.File)
-		what := "sending it again"
-		if e.Reason == "stalled" {
-			what = "cut and sent again"
-		}
-		fmt.Fprintf(p.w, "uploads: warning: %s: part %d: %s; %s in %s (retry %d)\n",
-			name, e.Part, e.Error, what, e.Wait.Round(time.Millisecond), e.Attempt)
+	if s.NotStarted > 0 {
+		line += fmt.Sprintf(", %d not started", s.NotStarted)
 	}
-	switch p.mode {
+	return line
+}
+
+// newPrinter is the printer of mode (resolved: not auto) on ios's stderr;
+// files is the number of files in the run and total their bytes (0 when
+// unknown), for the live view's total line.
+func newPrinter(mode string, ios IOStreams, interval time.Duration, files int, total int64) printer {
+	switch mode {
 	case progressJSON:
-		p.writeJSON(jsonEvent{
-			Event: string(e.Type), File: e.File, UploadID: e.UploadID, FileID: e.FileID, Part: e.Part, Attempt: e.Attempt,
-			WaitMS: e.Wait.Milliseconds(), Error: e.Error, Reason: e.Reason, Message: e.Message, Resumed: e.Resumed,
-			BytesSent: &e.BytesSent, BytesDone: &e.BytesDone, BytesTotal: &e.BytesTotal, PartsDone: &e.PartsDone,
-			PartsTotal: &e.PartsTotal, Retries: &e.Retries, Stalls: e.Stalls,
-		})
+		return &jsonPrinter{w: ios.Err}
 	case progressBar:
-		p.bar(e, name)
+		return newLiveView(ios.Err, ios.ErrWidth(), files, total)
 	case progressPlain:
-		p.plain(e, name)
+		return &plainPrinter{w: ios.Err, interval: interval, files: map[string]*plainFile{}}
 	}
+	return nonePrinter{w: ios.Err}
+}
+
+// nonePrinter prints errors only.
+type nonePrinter struct{ w io.Writer }
+
+func (nonePrinter) report(upload.Event)                         {}
+func (p nonePrinter) failed(ctx context.Context, f fileFailure) { textFailed(ctx, p.w, f) }
+func (nonePrinter) summary(runSummary)                          {}
+func (nonePrinter) above(write func() error) error              { return write() }
+func (nonePrinter) close()                                      {}
+
+// textFailed prints the error of one file of several (a single file's
+// error is the command's, printed once after the run; an interrupted file
+// is in the command's summary of the interruption).
+func textFailed(ctx context.Context, w io.Writer, f fileFailure) {
+	if f.Several && !f.Interrupted {
+		reportError(ctx, w, fmt.Errorf("%s: %w", f.File, f.Err))
+	}
+}
+
+// retryLine and warningLine are what the text modes say of a retry and a
+// warning: a retry names its reason and its wait, so that a server that is
+// down does not look like a hung upload.
+func retryLine(e upload.Event) string {
+	what := "sending it again"
+	if e.Reason == "stalled" {
+		what = "cut and sent again"
+	}
+	return fmt.Sprintf("uploads: warning: %s: part %d: %s; %s in %s (retry %d)",
+		e.File, e.Part, e.Error, what, e.Wait.Round(time.Millisecond), e.Attempt)
+}
+
+func warningLine(e upload.Event) string {
+	return fmt.Sprintf("uploads: warning: %s: %s", e.File, e.Message)
 }
 
 // EventsVersion is the version of the JSON event stream (docs/events.md):
@@ -114,197 +152,179 @@ type jsonEvent struct {
 	Retries    *int   `json:"retries,omitempty"`
 	Stalls     int    `json:"stalls,omitempty"`
 
-	Files       *int `json:"files,omitempty"`
-	Completed   *int `json:"completed,omitempty"`
-	Failed      *int `json:"failed,omitempty"`
-	Interrupted *int `json:"interrupted,omitempty"`
-	NotStarted  *int `json:"not_started,omitempty"`
+	Files       *int   `json:"files,omitempty"`
+	Completed   *int   `json:"completed,omitempty"`
+	Failed      *int   `json:"failed,omitempty"`
+	Interrupted *int   `json:"interrupted,omitempty"`
+	NotStarted  *int   `json:"not_started,omitempty"`
+	TookMS      *int64 `json:"took_ms,omitempty"`
 }
 
-// writeJSON writes one event line; the caller holds p.mu.
-func (p *progress) writeJSON(e jsonEvent) {
+// jsonPrinter writes one JSON object per line: every event, every failure
+// and the summary, and nothing else.
+type jsonPrinter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (p *jsonPrinter) write(e jsonEvent) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	e.V, e.Time = EventsVersion, time.Now().UTC().Format(time.RFC3339Nano)
 	b, _ := json.Marshal(e)
 	fmt.Fprintf(p.w, "%s\n", b)
 }
 
-// failed reports a file that did not complete, in JSON mode: an
-// "interrupted" event when the run was stopped, else "failed", with what
-// the error says, the hint and the exit code. It reports false in other
-// modes (the error is then printed as text).
-func (p *progress) failed(file string, interrupted bool, r errorReport, code int, resume string) bool {
-	if p.mode != progressJSON {
-		return false
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func (p *jsonPrinter) report(e upload.Event) {
+	p.write(jsonEvent{
+		Event: string(e.Type), File: e.File, UploadID: e.UploadID, FileID: e.FileID, Part: e.Part, Attempt: e.Attempt,
+		WaitMS: e.Wait.Milliseconds(), Error: e.Error, Reason: e.Reason, Message: e.Message, Resumed: e.Resumed,
+		BytesSent: &e.BytesSent, BytesDone: &e.BytesDone, BytesTotal: &e.BytesTotal, PartsDone: &e.PartsDone,
+		PartsTotal: &e.PartsTotal, Retries: &e.Retries, Stalls: e.Stalls,
+	})
+}
+
+// failed is a "failed" event, or "interrupted" when the run was stopped,
+// with what the error says, the hint and the exit code.
+func (p *jsonPrinter) failed(ctx context.Context, f fileFailure) {
+	r := describeError(ctx, f.Err)
 	ev := "failed"
-	if interrupted {
+	if f.Interrupted {
 		ev = "interrupted"
 	}
-	p.writeJSON(jsonEvent{Event: ev, File: file, Message: r.Message, Detail: r.Detail, Hint: r.Hint, Resume: resume, ExitCode: &code})
-	return true
+	p.write(jsonEvent{Event: ev, File: f.File, Message: r.Message, Detail: r.Detail, Hint: r.Hint, Resume: f.Resume, ExitCode: &f.Code})
 }
 
-// summary reports a run of several files, in JSON mode.
-func (p *progress) summary(files, completed, failed, interrupted, notStarted int) bool {
-	if p.mode != progressJSON {
-		return false
+func (p *jsonPrinter) summary(s runSummary) {
+	took := s.Took.Milliseconds()
+	p.write(jsonEvent{Event: "summary", Files: &s.Files, Completed: &s.Completed, Failed: &s.Failed, Interrupted: &s.Interrupted,
+		NotStarted: &s.NotStarted, BytesSent: &s.Sent, Retries: &s.Retries, TookMS: &took})
+}
+
+func (p *jsonPrinter) above(write func() error) error { return write() }
+func (p *jsonPrinter) close()                         {}
+
+// rateWindow is how far back the rates shown look: recent enough to follow
+// a link that slows down, long enough not to jump with each part.
+const rateWindow = 10 * time.Second
+
+// minETAWindow is how much of the window must be seen before a rate (and
+// so a time left) means something.
+const minETAWindow = 2 * time.Second
+
+// sample is the bytes sent at a time.
+type sample struct {
+	at    time.Time
+	bytes int64
+}
+
+// meter is a moving-window rate.
+type meter struct{ samples []sample }
+
+// add records bytes sent by now and returns the rate over the window, or
+// 0 while less than minETAWindow has been seen.
+func (m *meter) add(now time.Time, bytes int64) float64 {
+	m.samples = append(m.samples, sample{now, bytes})
+	for len(m.samples) > 2 && now.Sub(m.samples[1].at) >= rateWindow {
+		m.samples = m.samples[1:]
 	}
+	first := m.samples[0]
+	dt := now.Sub(first.at)
+	if dt < minETAWindow {
+		return 0
+	}
+	return float64(bytes-first.bytes) / dt.Seconds()
+}
+
+// plainPrinter writes a line per file every interval: for CI logs, where
+// a redrawn bar would be noise.
+type plainPrinter struct {
+	mu       sync.Mutex
+	w        io.Writer
+	interval time.Duration
+	files    map[string]*plainFile
+}
+
+type plainFile struct {
+	start, last time.Time
+	from        int64 // bytes already on the server at the start
+	rate        meter
+}
+
+func (p *plainPrinter) report(e upload.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.writeJSON(jsonEvent{Event: "summary", Files: &files, Completed: &completed, Failed: &failed, Interrupted: &interrupted, NotStarted: &notStarted})
-	return true
-}
-
-// barLayout is how a bar fits a terminal's width: the file's name (cut in
-// the middle when long), the bar's width, and whether the time left shows.
-type barLayout struct {
-	name     string
-	barWidth int
-	predict  bool
-}
-
-// barStats is the room the figures after the bar take at most:
-// " 100% |" + "| (1000/1000 MiB, 999 MiB/s)" and, with predict, " [59m59s:59m59s]".
-const (
-	barStats       = 36
-	barStatsTime   = 16
-	minBarWidth    = 6
-	maxBarWidth    = 30
-	minNameColumns = 8
-)
-
-// layoutBar fits a bar to width columns for a file called name with parts
-// parts: one line, never more (a wrapped line would be redrawn on a new
-// line each time).
-func layoutBar(width int, name string, parts int) barLayout {
-	l := barLayout{predict: width >= 90}
-	stats := barStats
-	if l.predict {
-		stats += barStatsTime
-	}
-	counter := len(fmt.Sprintf(" %d/%d", parts, parts))
-	// The name gets at most half of what the figures leave, the bar the rest.
-	room := min(width-1-stats-counter-minBarWidth, (width-1-stats-counter)/2)
-	l.name = shorten(name, max(room, minNameColumns))
-	l.barWidth = min(max(width-1-stats-counter-len([]rune(l.name)), minBarWidth), maxBarWidth)
-	return l
-}
-
-// shorten cuts s to n runes, with an ellipsis in the middle.
-func shorten(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	if n < 3 {
-		return string(r[:n])
-	}
-	head := (n - 1) / 2
-	tail := n - 1 - head
-	return string(r[:head]) + "…" + string(r[len(r)-tail:])
-}
-
-// lineWriter keeps each redraw of a bar to one line of the terminal: what
-// follows a carriage return is cut to width-1 columns.
-type lineWriter struct {
-	w     io.Writer
-	width int
-}
-
-func (lw *lineWriter) Write(p []byte) (int, error) {
-	segs := strings.Split(string(p), "\r")
-	for i, seg := range segs {
-		if r := []rune(seg); lw.width > 1 && len(r) > lw.width-1 {
-			segs[i] = string(r[:lw.width-1])
-		}
-	}
-	if _, err := io.WriteString(lw.w, strings.Join(segs, "\r")); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-func (p *progress) clearBar(file string) {
-	if b := p.bars[file]; b != nil {
-		_ = b.Clear()
-	}
-}
-
-func (p *progress) bar(e upload.Event, name string) {
-	b := p.bars[e.File]
-	if b == nil {
-		if e.Type != upload.EventStart {
-			return
-		}
-		l := layoutBar(p.width, name, e.PartsTotal)
-		b = progressbar.NewOptions64(e.BytesTotal,
-			progressbar.OptionSetWriter(&lineWriter{w: p.w, width: p.width}),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionShowCount(),
-			progressbar.OptionUseIECUnits(true),
-			progressbar.OptionSetWidth(l.barWidth),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionSetPredictTime(l.predict),
-		)
-		p.bars[e.File] = b
-		p.names[e.File] = l.name
-	}
-	b.Describe(fmt.Sprintf("%s %d/%d", p.names[e.File], e.PartsDone, e.PartsTotal))
-	if e.Type == upload.EventStart {
-		// Parts acknowledged by an earlier run do not count towards the rate.
-		_ = b.Set64(e.BytesDone)
-		b.Reset()
-		_ = b.Set64(e.BytesDone)
-		if e.Resumed {
-			_ = b.Clear()
-			fmt.Fprintf(p.w, "uploads: %s: resuming upload %s: %d of %d parts (%s) already on the server\n",
-				name, e.UploadID, e.PartsDone, e.PartsTotal, mib(e.BytesDone))
-		}
-	}
-	switch e.Type {
-	case upload.EventPartDone, upload.EventProgress, upload.EventRetry:
-		// The bytes on their way count: the bar moves with them.
-		_ = b.Set64(e.BytesSent)
-	case upload.EventCompleted:
-		// The bar ends its line before stdout gets the file id.
-		_ = b.Finish()
-		fmt.Fprintln(p.w)
-		delete(p.bars, e.File)
-	}
-}
-
-func (p *progress) plain(e upload.Event, name string) {
 	now := time.Now()
+	name := e.File
+	f := p.files[e.File]
 	switch e.Type {
+	case upload.EventWarning:
+		fmt.Fprintln(p.w, warningLine(e))
+	case upload.EventRetry:
+		fmt.Fprintln(p.w, retryLine(e))
 	case upload.EventStart:
-		p.start[e.File], p.last[e.File], p.from[e.File] = now, now, e.BytesDone
+		f = &plainFile{start: now, last: now, from: e.BytesDone}
+		f.rate.add(now, e.BytesDone)
+		p.files[e.File] = f
 		how := "starting"
 		if e.Resumed {
-			how = fmt.Sprintf("resuming (%d of %d parts already on the server)", e.PartsDone, e.PartsTotal)
+			how = fmt.Sprintf("resuming (%d of %d parts, %s, already on the server)", e.PartsDone, e.PartsTotal, mib(e.BytesDone))
 		}
 		fmt.Fprintf(p.w, "uploads: %s: %s upload %s, %s in %d parts\n", name, how, e.UploadID, mib(e.BytesTotal), e.PartsTotal)
+		return
+	}
+	if f == nil {
+		return
+	}
+	switch e.Type {
 	case upload.EventCompleted:
-		took := now.Sub(p.start[e.File])
-		sent := e.BytesTotal - p.from[e.File]
+		took := now.Sub(f.start)
+		sent := e.BytesTotal - f.from
 		fmt.Fprintf(p.w, "uploads: %s: completed %s (%s sent now) in %s (%s/s), %d retries%s: %s\n", name, mib(e.BytesTotal), mib(sent),
 			took.Round(10*time.Millisecond), mib(int64(float64(sent)/max(took.Seconds(), 0.001))), e.Retries, stalled(e.Stalls), e.FileID)
+		delete(p.files, e.File)
 	case upload.EventPartDone, upload.EventRetry, upload.EventProgress:
-		if now.Sub(p.last[e.File]) < p.interval {
+		rate := f.rate.add(now, e.BytesSent)
+		if now.Sub(f.last) < p.interval {
 			return
 		}
-		p.last[e.File] = now
-		elapsed := now.Sub(p.start[e.File]).Seconds()
+		f.last = now
 		pct := 100 * float64(e.BytesSent) / float64(max(e.BytesTotal, 1))
-		rate := float64(e.BytesSent-p.from[e.File]) / max(elapsed, 0.001)
-		eta := "ETA -"
-		if rate > 0 && e.BytesSent > p.from[e.File] {
-			eta = "ETA " + time.Duration(float64(e.BytesTotal-e.BytesSent)/rate*float64(time.Second)).Round(time.Second).String()
-		}
-		fmt.Fprintf(p.w, "uploads: %s: %s of %s sent (%.0f%%), parts %d/%d acknowledged, %s/s, %s, retries %d%s\n", name, mib(e.BytesSent), mib(e.BytesTotal),
-			pct, e.PartsDone, e.PartsTotal, mib(int64(rate)), eta, e.Retries, stalled(e.Stalls))
+		fmt.Fprintf(p.w, "uploads: %s: %s of %s sent (%.0f%%), parts %d/%d acknowledged, %s, %s, retries %d%s\n", name, mib(e.BytesSent), mib(e.BytesTotal),
+			pct, e.PartsDone, e.PartsTotal, rateText(rate), etaText(rate, e.BytesTotal-e.BytesSent), e.Retries, stalled(e.Stalls))
 	}
+}
+
+func (p *plainPrinter) failed(ctx context.Context, f fileFailure) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.files, f.File)
+	textFailed(ctx, p.w, f)
+}
+
+func (p *plainPrinter) summary(s runSummary) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintln(p.w, s.text())
+}
+
+func (p *plainPrinter) above(write func() error) error { return write() }
+func (p *plainPrinter) close()                         {}
+
+// rateText is a rate, or "- MiB/s" while it is not known yet.
+func rateText(rate float64) string {
+	if rate <= 0 {
+		return "- MiB/s"
+	}
+	return mib(int64(rate)) + "/s"
+}
+
+// etaText is the time left at rate, blank ("ETA -") until the rate is known.
+func etaText(rate float64, left int64) string {
+	if rate <= 0 {
+		return "ETA -"
+	}
+	return "ETA " + time.Duration(float64(left)/rate*float64(time.Second)).Round(time.Second).String()
 }
 
 // stalled is " (N stalled)" when some retries were stalls.

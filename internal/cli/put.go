@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +23,16 @@ import (
 
 // PutOptions are the flags and arguments of `uploads put`.
 type PutOptions struct {
+	IO     IOStreams
+	Ctx    context.Context
+	Client clientFunc
+	// Args is the command line, for the resume command a hint prints.
+	Args []string
+	// JSON prints Upload objects on stdout instead of file ids.
+	JSON bool
+	// PartSizeGiven is whether --part-size was on the command line.
+	PartSizeGiven bool
+
 	Files           []string
 	Purpose         string
 	MimeType        string
@@ -38,8 +48,8 @@ type PutOptions struct {
 	PlainInterval time.Duration
 }
 
-func newCmdPut(f *Factory, runF func(context.Context, *cobra.Command, *PutOptions) error) *cobra.Command {
-	o := &PutOptions{PlainInterval: 5 * time.Second}
+func newCmdPut(f *Factory) *cobra.Command {
+	o := &PutOptions{IO: f.IO, Args: f.Args, PlainInterval: 5 * time.Second}
 	cmd := &cobra.Command{
 		Use:   "put FILE... --purpose PURPOSE",
 		Short: "Upload files in parallel parts, resumably, and complete them with their MD5",
@@ -70,19 +80,18 @@ part size (parts stream from disk; they are never held in memory).
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Files = args
-			if runF != nil {
-				return runF(cmd.Context(), cmd, o)
-			}
-			return runPut(cmd.Context(), f, cmd, o)
+			o.Files, o.Ctx, o.Client = args, cmd.Context(), f.clientFor(cmd)
+			o.JSON = f.JSON || (cmd.Flags().Changed("format") && cmd.Flag("format").Value.String() == "json")
+			o.PartSizeGiven = cmd.Flags().Changed("part-size")
+			return putRun(o)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.Purpose, "purpose", "", "purpose of the files (required), e.g. video, batch, assistants")
 	fl.String("part-size", "", "bytes per part, at most 64MiB (env UPLOADS_PART_SIZE; default: chosen per file so that every connection gets the same number of parts of at most 64MiB and at least 5MiB)")
-	fl.Int("concurrency", 0, "parts in flight per file (env UPLOADS_CONCURRENCY; default 8)")
+	fl.Int("concurrency", defaultOf[int]("concurrency"), "parts in flight per file (env UPLOADS_CONCURRENCY)")
 	addStallTimeoutFlag(cmd)
-	fl.Int("retries", 0, "retries of a part after transient failures, counted since the last progress (env UPLOADS_RETRIES; default 8)")
+	fl.Int("retries", defaultOf[int]("retries"), "retries of a part after transient failures, counted since the last progress (env UPLOADS_RETRIES)")
 	fl.String("journal-dir", "", "where resume journals live (env UPLOADS_JOURNAL_DIR; default $XDG_STATE_HOME/uploads)")
 	fl.StringVar(&o.MimeType, "mime-type", "", "MIME type to declare (default: from the extension, else the content)")
 	fl.Int64Var(&o.ExpiresAfter, "expires-after-seconds", 0, "make the file expire this long after it is created (3600..2592000)")
@@ -100,8 +109,9 @@ part size (parts stream from disk; they are never held in memory).
 	return cmd
 }
 
-func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) error {
-	client, cfg, err := f.Client(cmd)
+func putRun(o *PutOptions) error {
+	ctx := o.Ctx
+	client, cfg, err := o.Client()
 	if err != nil {
 		return err
 	}
@@ -118,7 +128,7 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 	switch mode {
 	case progressAuto:
 		mode = progressPlain
-		if isTerminal(f.IO.Err) && o.Jobs == 1 && len(o.Files) == 1 {
+		if o.IO.ErrTTY {
 			mode = progressBar
 		}
 	case progressBar, progressPlain, progressJSON, progressNone:
@@ -134,22 +144,28 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 		MimeType: o.MimeType, Retry: retry.Policy{Retries: cfg.Retries, Base: retry.Default.Base, Max: retry.Default.Max},
 		Journal: &journal.Store{Dir: dir}, Restart: o.Restart, Verify: o.Verify, CancelOnFailure: o.CancelOnFailure,
 	}
-	prog := newProgress(mode, f.IO.Err, o.PlainInterval)
+	var total int64
+	for _, file := range o.Files {
+		if fi, err := os.Stat(file); err == nil && fi.Mode().IsRegular() {
+			total += fi.Size()
+		}
+	}
+	prog := newPrinter(mode, o.IO, o.PlainInterval, len(o.Files), total)
+	defer prog.close()
 	opts.Report = prog.report
 	if err := opts.Check(); err != nil {
 		return usagef(fmt.Errorf("%w (part size from --part-size, UPLOADS_PART_SIZE or the config file: %s)", err, units.FormatSize(int64(cfg.PartSize))))
 	}
-	if cfg.PartSize == 0 && cmd.Flags().Changed("part-size") {
+	if cfg.PartSize == 0 && o.PartSizeGiven {
 		return usagef(errors.New("--part-size 0: give a size from 1 byte to 64MiB, or leave it out to have one chosen per file"))
 	}
-	json := f.JSON || (cmd.Flags().Changed("format") && cfg.Format == "json")
 	up := &upload.Uploader{Client: client, Opts: opts}
 
 	man := newManifest(o.Manifest, len(o.Files))
 	if err := man.check(); err != nil {
 		return err
 	}
-	out := &putOutput{w: f.IO.Out, json: json, several: len(o.Files) > 1, results: make([]*upload.Result, len(o.Files)), ended: make([]bool, len(o.Files))}
+	out := &putOutput{exp: o.IO.export(cfg), prog: prog, json: o.JSON, several: len(o.Files) > 1, results: make([]*upload.Result, len(o.Files)), ended: make([]bool, len(o.Files))}
 	var (
 		mu         sync.Mutex
 		failures   []error
@@ -183,15 +199,14 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 				if interrupted {
 					interrupts++
 				}
-				explained := explainPutFailure(ctx, f, err)
 				resume := ""
 				var fe *upload.FailedError
 				if errors.As(err, &fe) && fe.Kept {
-					resume = resumeCommand(without(f.Args, out.completed()))
+					resume = resumeCommand(without(o.Args, out.completed()))
 				}
-				if !prog.failed(file, interrupted, describeError(ctx, explained), exitCode(ctx, explained), resume) && len(o.Files) > 1 && !interrupted {
-					reportError(ctx, f.IO.Err, fmt.Errorf("%s: %w", file, err))
-				}
+				explained := explainPutFailure(ctx, o.Args, err)
+				prog.failed(ctx, fileFailure{File: file, Err: explained, Interrupted: interrupted, Several: len(o.Files) > 1,
+					Code: exitCode(ctx, explained), Resume: resume})
 				if err := man.ended(i, file, o.Purpose, nil, err, interrupted); err != nil {
 					return err
 				}
@@ -209,29 +224,21 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if len(o.Files) > 1 && mode != progressNone && !prog.summary(len(o.Files), done, len(failures)-interrupts, interrupts, notStarted) {
-		took := time.Since(began)
-		line := fmt.Sprintf("uploads: %d of %d files uploaded (%s sent in %s, %s/s, %d retries), %d failed", done, len(o.Files),
-			units.FormatSize(sentBytes), took.Round(10*time.Millisecond), units.FormatSize(int64(float64(sentBytes)/max(took.Seconds(), 0.001))),
-			retries, len(failures)-interrupts)
-		if interrupts > 0 {
-			line += fmt.Sprintf(", %d interrupted", interrupts)
-		}
-		if notStarted > 0 {
-			line += fmt.Sprintf(", %d not started", notStarted)
-		}
-		fmt.Fprintln(f.IO.Err, line)
+	if len(o.Files) > 1 {
+		prog.summary(runSummary{Files: len(o.Files), Completed: done, Failed: len(failures) - interrupts, Interrupted: interrupts,
+			NotStarted: notStarted, Retries: retries, Sent: sentBytes, Took: time.Since(began)})
 	}
+	prog.close()
 	if len(failures) == 0 && notStarted == 0 {
 		return nil
 	}
 	switch {
 	case len(o.Files) == 1:
-		err = explainPutFailure(ctx, f, failures[0])
+		err = explainPutFailure(ctx, o.Args, failures[0])
 	case ctx.Err() != nil:
 		// One resume command for the whole set: the same command line.
 		err = withHint(interruptedf("interrupted: %d of %d files uploaded; %d interrupted (their journals kept), %d not started",
-			done, len(o.Files), interrupts, notStarted), "resume the rest with: %s", resumeCommand(without(f.Args, out.completed())))
+			done, len(o.Files), interrupts, notStarted), "resume the rest with: %s", resumeCommand(without(o.Args, out.completed())))
 	default:
 		err = exitError{code: exitCode(ctx, failures[0]), err: fmt.Errorf("%d of %d files failed", len(failures), len(o.Files))}
 	}
@@ -247,7 +254,8 @@ func runPut(ctx context.Context, f *Factory, cmd *cobra.Command, o *PutOptions) 
 // --json); several print "FILE_ID<TAB>PATH" lines (or Uploads with
 // "local_path" added).
 type putOutput struct {
-	w       io.Writer
+	exp     exporter
+	prog    printer // stdout's lines go above the live view
 	json    bool
 	several bool
 
@@ -273,6 +281,10 @@ func (o *putOutput) skip(i int) error {
 }
 
 func (o *putOutput) flush() error {
+	return o.prog.above(o.write)
+}
+
+func (o *putOutput) write() error {
 	for ; o.next < len(o.ended) && o.ended[o.next]; o.next++ {
 		res := o.results[o.next]
 		if res == nil {
@@ -281,13 +293,13 @@ func (o *putOutput) flush() error {
 		var err error
 		switch {
 		case o.json && o.several:
-			err = printJSONLine(o.w, withLocalPath(res.Upload, res.File))
+			err = o.exp.line(withLocalPath(res.Upload, res.File))
 		case o.json:
-			err = printJSONLine(o.w, res.Upload)
+			err = o.exp.line(res.Upload)
 		case o.several:
-			_, err = fmt.Fprintf(o.w, "%s\t%s\n", res.FileID, res.File)
+			_, err = fmt.Fprintf(o.exp.w, "%s\t%s\n", res.FileID, res.File)
 		default:
-			_, err = fmt.Fprintln(o.w, res.FileID)
+			_, err = fmt.Fprintln(o.exp.w, res.FileID)
 		}
 		if err != nil {
 			return err
@@ -335,7 +347,7 @@ func withLocalPath(raw json.RawMessage, path string) json.RawMessage {
 }
 
 // explainPutFailure adds what happened to the session and how to go on.
-func explainPutFailure(ctx context.Context, f *Factory, err error) error {
+func explainPutFailure(ctx context.Context, args []string, err error) error {
 	if journal.IsLocked(err) {
 		return withHint(err, "wait for it to finish, or stop it (Ctrl-C keeps its journal) and run this command again to resume")
 	}
@@ -353,10 +365,10 @@ func explainPutFailure(ctx context.Context, f *Factory, err error) error {
 		return withHint(err, "upload %s was cancelled; run the command again, once the file is no longer being written, to upload it as it is then", fe.UploadID)
 	case fe.Kept && interrupted:
 		return withHint(interruptedf("interrupted: %d of %d parts of %s are on the server (upload %s; journal %s)",
-			fe.PartsDone, fe.Parts, fe.File, fe.UploadID, fe.Journal), "resume with: %s", resumeCommand(f.Args))
+			fe.PartsDone, fe.Parts, fe.File, fe.UploadID, fe.Journal), "resume with: %s", resumeCommand(args))
 	case fe.Kept:
 		return withHint(err, "%d of %d parts are on the server (upload %s); fix the cause and resume with: %s",
-			fe.PartsDone, fe.Parts, fe.UploadID, resumeCommand(f.Args))
+			fe.PartsDone, fe.Parts, fe.UploadID, resumeCommand(args))
 	case interrupted:
 		return interruptedf("interrupted; upload %s was cancelled", fe.UploadID)
 	}

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -32,12 +31,6 @@ var (
 	Date    = "unknown"
 )
 
-// IO is where a command reads and writes.
-type IO struct {
-	In       io.Reader
-	Out, Err io.Writer
-}
-
 // Main runs the command line with the process's arguments and streams, and
 // returns the exit code.
 func Main() int {
@@ -46,12 +39,13 @@ func Main() int {
 	// The first signal cancels ctx, for a clean stop; a second one kills the
 	// process at once, as if there were no handler.
 	context.AfterFunc(ctx, stop)
-	return Run(ctx, os.Args[1:], IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
+	return Run(ctx, os.Args[1:], SystemIO())
 }
 
 // Run runs the command line with args and returns the exit code.
-func Run(ctx context.Context, args []string, stdio IO) int {
-	root := NewRootCmd(stdio, args...)
+func Run(ctx context.Context, args []string, stdio IOStreams) int {
+	f := &Factory{IO: stdio, Args: args}
+	root := newRootCmd(f)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
@@ -65,8 +59,7 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 	case ctx.Err() != nil && !usage && !errors.As(err, new(interruptedError)):
 		err = fmt.Errorf("interrupted: %w", err)
 	case errors.Is(err, context.DeadlineExceeded) && !errors.As(err, new(hintError)):
-		err = withHint(fmt.Errorf("request timed out: %w", err),
-			"a request took longer than --timeout (UPLOADS_TIMEOUT, default 10m); raise it, or check the server")
+		err = f.explainTimeout(err)
 	}
 	reportError(ctx, stdio.Err, err)
 	if showsUsage(err) && cmd != nil {
@@ -78,7 +71,12 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 
 // NewRootCmd builds the `uploads` command and its subcommands; args are the
 // arguments it will run with (put quotes them in its resume hint).
-func NewRootCmd(stdio IO, args ...string) *cobra.Command {
+func NewRootCmd(stdio IOStreams, args ...string) *cobra.Command {
+	return newRootCmd(&Factory{IO: stdio, Args: args})
+}
+
+func newRootCmd(f *Factory) *cobra.Command {
+	stdio := f.IO
 	root := &cobra.Command{
 		Use:   "uploads",
 		Short: "Upload large files with the OpenAI Uploads API, or serve that API locally",
@@ -105,16 +103,24 @@ implements the same API (uploads serve), for tests, CI pipelines and demos.
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usagef(fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
-	f := &Factory{IO: stdio, Args: args}
-	root.AddCommand(NewServeCmd(stdio, nil), newVersionCmd(stdio))
-	for _, c := range append(apiCommands(f), newCmdPut(f, nil)) {
-		f.addGlobalFlags(c)
+	root.AddCommand(NewServeCmd(stdio), newVersionCmd(stdio))
+	// Each command that runs gets the flags it uses, as its own flags (not
+	// inherited), grouped alike in every help and man page.
+	for _, c := range append(apiCommands(f), newCmdPut(f)) {
+		leaves(c, func(c *cobra.Command) {
+			f.addAPIFlags(c)
+			f.addCommonFlags(c)
+		})
 		root.AddCommand(c)
 	}
 	// journal reads only local files: no API flags.
 	j := newCmdJournal(f)
-	f.addLocalFlags(j)
+	leaves(j, func(c *cobra.Command) {
+		addJournalDirFlag(c)
+		f.addCommonFlags(c)
+	})
 	root.AddCommand(j)
+	root.SetUsageFunc(func(c *cobra.Command) error { return usage(c.OutOrStderr(), c) })
 	// cobra's `completion bash|zsh|fish|powershell`, added now (rather than
 	// at Execute) so that an unknown shell is a usage error and the docs
 	// list it.
@@ -127,7 +133,7 @@ implements the same API (uploads serve), for tests, CI pipelines and demos.
 	return root
 }
 
-func newVersionCmd(stdio IO) *cobra.Command {
+func newVersionCmd(stdio IOStreams) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, commit and build date",
@@ -143,10 +149,10 @@ func newVersionCmd(stdio IO) *cobra.Command {
 // flags (--base-url, --api-key, …).
 func apiCommands(f *Factory) []*cobra.Command {
 	return []*cobra.Command{
-		NewCmdCreate(f, nil),
-		NewCmdParts(f, nil),
-		NewCmdComplete(f, nil),
-		NewCmdCancel(f, nil),
+		NewCmdCreate(f),
+		NewCmdParts(f),
+		NewCmdComplete(f),
+		NewCmdCancel(f),
 		NewCmdFiles(f),
 	}
 }
@@ -199,24 +205,6 @@ type clientFunc func() (*api.Client, config.Config, error)
 func (f *Factory) clientFor(cmd *cobra.Command) clientFunc {
 	return func() (*api.Client, config.Config, error) { return f.Client(cmd) }
 }
-
-// addStallTimeoutFlag adds --stall-timeout to a command that sends parts.
-func addStallTimeoutFlag(cmd *cobra.Command) {
-	cmd.Flags().Duration("stall-timeout", 0, "cut and retry a part whose bytes stop moving, or whose answer does not come once sent, for this long; 0 never cuts (env UPLOADS_STALL_TIMEOUT; default 1m)")
-}
-
-// addRetriesFlag adds --retries, read through the configuration (key
-// retries, env UPLOADS_RETRIES). The SDK retries the small JSON calls at most
-// 4 times (capped).
-func addRetriesFlag(cmd *cobra.Command, capped bool) {
-	usage := "retries after a transient failure (env UPLOADS_RETRIES; default 8)"
-	if capped {
-		usage = "retries after a transient failure, at most 4 here (env UPLOADS_RETRIES; default 8)"
-	}
-	cmd.Flags().Int("retries", 0, usage)
-}
-
-// withExitStatus appends the exit codes to a command's long help.
 
 // apiCode is the API's error code behind err, or "".
 func apiCode(err error) string {

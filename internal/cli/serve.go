@@ -18,7 +18,7 @@ import (
 
 // ServeOptions are the flags of `uploads serve`.
 type ServeOptions struct {
-	IO            IO
+	IO            IOStreams
 	Addr          string
 	DataDir       string
 	APIKeys       []string
@@ -51,8 +51,8 @@ func defaultDataDir() string {
 	return "uploads-data"
 }
 
-// NewServeCmd builds `uploads serve`; runF replaces runServe in tests.
-func NewServeCmd(stdio IO, runF func(context.Context, *ServeOptions) error) *cobra.Command {
+// NewServeCmd builds `uploads serve`.
+func NewServeCmd(stdio IOStreams) *cobra.Command {
 	o := &ServeOptions{IO: stdio, MaxPartSize: server.DefaultMaxPartSize, MaxUploadSize: server.DefaultMaxUploadSize}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -78,9 +78,6 @@ the request log goes to stderr. SIGINT or SIGTERM stops it gracefully.`,
   uploads serve --process-delay 5s --process-fail 'bad-*'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), o)
-			}
 			return runServe(cmd.Context(), o)
 		},
 	}

@@ -35,7 +35,7 @@ func run(out string) error {
 			return err
 		}
 	}
-	root := cli.NewRootCmd(cli.IO{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard})
+	root := cli.NewRootCmd(cli.IOStreams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard})
 	root.DisableAutoGenTag = true
 	// The help's trailer (environment, files, exit status) is part of each
 	// page, as it is of each command's help.
