@@ -60,6 +60,8 @@ type Options struct {
 	Report          Reporter
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// TempDir is where PutStream spools its parts; "" means os.TempDir().
+	TempDir string
 }
 
 // Check validates the options before any request.
