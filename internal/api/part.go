@@ -13,6 +13,7 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"golang.org/x/time/rate"
 )
 
 // PartBody is the bytes of one part. Open is called once per attempt and
@@ -26,6 +27,11 @@ type PartBody struct {
 	// client hands them to the connection (for progress).
 	OnRead     func(n int)
 	Replayable bool
+	// Limiter, if set, paces the request's bytes: each chunk the HTTP
+	// client reads (at most the limiter's burst) waits for its tokens
+	// first, on the request's context. Time spent waiting is not a stall.
+	// One limiter shared by many requests caps their sum.
+	Limiter *rate.Limiter
 }
 
 // Section is the part of ra from off, n bytes long, re-read from ra on each
@@ -94,6 +100,7 @@ func (c *Client) AddPart(ctx context.Context, uploadID string, body PartBody) (*
 	reader := newWatchedBody(framed, body.OnRead)
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	reader.lim, reader.ctx = body.Limiter, actx
 	answered := make(chan struct{})
 	setLength := func(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
 		req.ContentLength = length

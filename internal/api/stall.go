@@ -6,6 +6,8 @@ import (
 	"io"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // DefaultStallTimeout is how long a part's bytes may stop moving, or its
@@ -48,6 +50,14 @@ type watchedBody struct {
 	last   atomic.Int64 // UnixNano of the last read that moved bytes
 	doneAt atomic.Int64 // UnixNano of the end of the body; 0 before
 	onRead func(int)
+	// lim, when set, paces the reads (see limit.go) on ctx, the request's
+	// context. waiting is true while a read waits on lim, which is not a
+	// stall; waited sums those waits (nanoseconds), which are not the
+	// link's time either.
+	lim     *rate.Limiter
+	ctx     context.Context
+	waiting atomic.Bool
+	waited  atomic.Int64
 }
 
 func newWatchedBody(r io.Reader, onRead func(int)) *watchedBody {
@@ -57,7 +67,16 @@ func newWatchedBody(r io.Reader, onRead func(int)) *watchedBody {
 }
 
 func (w *watchedBody) Read(p []byte) (int, error) {
+	limited := w.lim != nil && w.lim.Limit() != rate.Inf
+	if limited {
+		p = p[:min(len(p), max(w.lim.Burst(), 1))]
+	}
 	n, err := w.r.Read(p)
+	if limited && n > 0 {
+		if werr := w.wait(n); werr != nil {
+			return 0, werr
+		}
+	}
 	now := time.Now().UnixNano()
 	if n > 0 {
 		w.n.Add(int64(n))
@@ -89,7 +108,7 @@ func watch(ctx context.Context, cancel context.CancelCauseFunc, body *watchedBod
 		case now := <-tick.C:
 			sent := body.n.Load()
 			if done := body.doneAt.Load(); done != 0 {
-				took := time.Duration(done - start.UnixNano())
+				took := time.Duration(done-start.UnixNano()) - time.Duration(body.waited.Load())
 				wait := timeout
 				if sent > 0 && took > 0 {
 					wait += time.Duration(float64(min(sendBufferAllowance, sent)) / float64(sent) * float64(took))
@@ -98,6 +117,11 @@ func watch(ctx context.Context, cancel context.CancelCauseFunc, body *watchedBod
 					cancel(&StalledError{Timeout: timeout, Sent: sent, Size: size, Answer: true})
 					return
 				}
+				continue
+			}
+			// A read waiting on the rate limiter is not a stall; it
+			// stores last before it clears waiting.
+			if body.waiting.Load() {
 				continue
 			}
 			if now.Sub(time.Unix(0, body.last.Load())) > timeout {

@@ -107,6 +107,8 @@ func exitCode(ctx context.Context, err error) int {
 		return ee.code
 	case errors.As(err, &ue):
 		return ExitUsage
+	case errors.As(err, new(checkFailure)):
+		return ExitAPIRejected
 	}
 	switch api.Classify(ctx, err) {
 	case api.Canceled:

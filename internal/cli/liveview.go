@@ -92,6 +92,8 @@ func (v *liveView) report(e upload.Event) {
 		v.printAbove(warningLine(e))
 	case upload.EventRetry:
 		v.printAbove(retryLine(e))
+	case upload.EventWaiting:
+		v.printAbove(waitingLine(e))
 	}
 	i, f := v.find(e.File)
 	if e.Type == upload.EventStart {

@@ -19,7 +19,9 @@ type manifestRecord struct {
 	Purpose  string `json:"purpose"`
 	UploadID string `json:"upload_id,omitempty"`
 	FileID   string `json:"file_id,omitempty"`
-	// Status is completed, failed, interrupted or not_started.
+	// Status is completed, skipped (uploaded before: --skip-existing),
+	// failed, interrupted, not_started, or ignored (not a file to upload:
+	// empty, not regular, a symlink; Error says why).
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
 }
@@ -32,6 +34,7 @@ type manifest struct {
 	path    string
 	mu      sync.Mutex
 	records []*manifestRecord
+	ignored []*manifestRecord // after the files, in the order they were met
 }
 
 func newManifest(path string, files int) *manifest {
@@ -79,11 +82,30 @@ func (m *manifest) ended(i int, path, purpose string, res *upload.Result, err er
 	return m.write()
 }
 
+// ignore records a path the listing left out, before the run.
+func (m *manifest) ignore(path, purpose, reason string) {
+	if m != nil {
+		m.ignored = append(m.ignored, &manifestRecord{Path: path, Purpose: purpose, Status: "ignored", Error: reason})
+	}
+}
+
+// skipped records a file not uploaded because its content is on the
+// server already.
+func (m *manifest) skipped(i int, pf *putFile, res *putResult) error {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.records[i] = &manifestRecord{Path: pf.Path, Size: pf.Size, MD5: pf.MD5, Purpose: pf.Purpose, FileID: res.FileID, Status: "skipped"}
+	return m.write()
+}
+
 // write replaces the manifest with the records so far; the caller holds
 // m.mu (or is alone).
 func (m *manifest) write() error {
 	var data []byte
-	for _, r := range m.records {
+	for _, r := range append(m.records[:len(m.records):len(m.records)], m.ignored...) {
 		if r == nil {
 			continue
 		}

@@ -51,15 +51,19 @@ type fileFailure struct {
 
 // runSummary is the end of a run of several files.
 type runSummary struct {
-	Files, Completed, Failed, Interrupted, NotStarted, Retries int
-	Sent                                                       int64
-	Took                                                       time.Duration
+	Files, Completed, Skipped, Failed, Interrupted, NotStarted, Retries int
+	Sent                                                                int64
+	Took                                                                time.Duration
 }
 
 func (s runSummary) text() string {
-	line := fmt.Sprintf("uploads: %d of %d files uploaded (%s sent in %s, %s/s, %d retries), %d failed", s.Completed, s.Files,
+	line := fmt.Sprintf("uploads: %d of %d files uploaded (%s sent in %s, %s/s, %d retries)", s.Completed, s.Files,
 		units.FormatSize(s.Sent), s.Took.Round(10*time.Millisecond), units.FormatSize(int64(float64(s.Sent)/max(s.Took.Seconds(), 0.001))),
-		s.Retries, s.Failed)
+		s.Retries)
+	if s.Skipped > 0 {
+		line += fmt.Sprintf(", %d skipped (uploaded before)", s.Skipped)
+	}
+	line += fmt.Sprintf(", %d failed", s.Failed)
 	if s.Interrupted > 0 {
 		line += fmt.Sprintf(", %d interrupted", s.Interrupted)
 	}
@@ -114,6 +118,11 @@ func retryLine(e upload.Event) string {
 		e.File, e.Part, e.Error, what, e.Wait.Round(time.Millisecond), e.Attempt)
 }
 
+// waitingLine is what the text modes say while --wait waits.
+func waitingLine(e upload.Event) string {
+	return fmt.Sprintf("uploads: %s: %s is %s, not processed yet; looking again in %s", e.File, e.FileID, e.Message, e.Wait.Round(100*time.Millisecond))
+}
+
 func warningLine(e upload.Event) string {
 	return fmt.Sprintf("uploads: warning: %s: %s", e.File, e.Message)
 }
@@ -154,6 +163,7 @@ type jsonEvent struct {
 
 	Files       *int   `json:"files,omitempty"`
 	Completed   *int   `json:"completed,omitempty"`
+	Skipped     *int   `json:"skipped,omitempty"`
 	Failed      *int   `json:"failed,omitempty"`
 	Interrupted *int   `json:"interrupted,omitempty"`
 	NotStarted  *int   `json:"not_started,omitempty"`
@@ -197,7 +207,7 @@ func (p *jsonPrinter) failed(ctx context.Context, f fileFailure) {
 
 func (p *jsonPrinter) summary(s runSummary) {
 	took := s.Took.Milliseconds()
-	p.write(jsonEvent{Event: "summary", Files: &s.Files, Completed: &s.Completed, Failed: &s.Failed, Interrupted: &s.Interrupted,
+	p.write(jsonEvent{Event: "summary", Files: &s.Files, Completed: &s.Completed, Skipped: &s.Skipped, Failed: &s.Failed, Interrupted: &s.Interrupted,
 		NotStarted: &s.NotStarted, BytesSent: &s.Sent, Retries: &s.Retries, TookMS: &took})
 }
 
@@ -262,6 +272,8 @@ func (p *plainPrinter) report(e upload.Event) {
 		fmt.Fprintln(p.w, warningLine(e))
 	case upload.EventRetry:
 		fmt.Fprintln(p.w, retryLine(e))
+	case upload.EventWaiting:
+		fmt.Fprintln(p.w, waitingLine(e))
 	case upload.EventStart:
 		f = &plainFile{start: now, last: now, from: e.BytesDone}
 		f.rate.add(now, e.BytesDone)

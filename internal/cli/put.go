@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -15,8 +15,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/uploads-dev/uploads/internal/api"
+	"github.com/uploads-dev/uploads/internal/check"
+	"github.com/uploads-dev/uploads/internal/config"
 	"github.com/uploads-dev/uploads/internal/journal"
+	"github.com/uploads-dev/uploads/internal/mimetype"
 	"github.com/uploads-dev/uploads/internal/retry"
+	"github.com/uploads-dev/uploads/internal/seen"
 	"github.com/uploads-dev/uploads/internal/units"
 	"github.com/uploads-dev/uploads/internal/upload"
 )
@@ -26,6 +30,7 @@ type PutOptions struct {
 	IO     IOStreams
 	Ctx    context.Context
 	Client clientFunc
+	Config func() (config.Config, error)
 	// Args is the command line, for the resume command a hint prints.
 	Args []string
 	// JSON prints Upload objects on stdout instead of file ids.
@@ -44,6 +49,21 @@ type PutOptions struct {
 	Quiet           bool
 	Jobs            int
 	Manifest        string
+	// Pipelines (issue 11).
+	Recursive      bool
+	Include        []string
+	Exclude        []string
+	FollowSymlinks bool
+	FailOnSkip     bool
+	DryRun         bool
+	NoCheck        bool
+	SkipExisting   bool
+	LimitRate      units.Size
+	Wait           bool
+	WaitTimeout    time.Duration
+	// Standard input (FILE "-").
+	Size     units.Size
+	Filename string
 	// PlainInterval is how often plain progress prints a line.
 	PlainInterval time.Duration
 }
@@ -72,7 +92,11 @@ part size (parts stream from disk; they are never held in memory).
 		Example: `  uploads put clip.mp4 --purpose video
   uploads put clip.mp4 --purpose video --concurrency 8 --json
   uploads put a.mp4 b.mp4 c.mp4 --purpose video --jobs 2 --progress plain
-  uploads put big.mov --purpose video --verify        # resume, re-checking sent parts`,
+  uploads put big.mov --purpose video --verify        # resume, re-checking sent parts
+  uploads put data/ --recursive --include '*.jsonl' --purpose batch --dry-run
+  uploads put data/ -r --purpose fine-tune --skip-existing --manifest uploaded.jsonl --progress plain
+  uploads put train.jsonl --purpose fine-tune --limit-rate 20MiB --wait
+  gunzip -c notes.txt.gz | uploads put - --size 123456 --filename notes.txt --purpose assistants`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef(errors.New("put needs at least one FILE"))
@@ -81,6 +105,7 @@ part size (parts stream from disk; they are never held in memory).
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Files, o.Ctx, o.Client = args, cmd.Context(), f.clientFor(cmd)
+			o.Config = func() (config.Config, error) { return f.Config(cmd) }
 			o.JSON = f.JSON || (cmd.Flags().Changed("format") && cmd.Flag("format").Value.String() == "json")
 			o.PartSizeGiven = cmd.Flags().Changed("part-size")
 			return putRun(o)
@@ -102,6 +127,19 @@ part size (parts stream from disk; they are never held in memory).
 	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "print nothing but errors (same as --progress none)")
 	fl.IntVar(&o.Jobs, "jobs", 1, "files uploaded at the same time")
 	fl.StringVar(&o.Manifest, "manifest", "", "write a JSON Lines record per file (path, size, md5, purpose, upload_id, file_id, status, error) to this file, replaced atomically as each file ends")
+	fl.BoolVarP(&o.Recursive, "recursive", "r", false, "upload the files under each DIR argument, recursively")
+	fl.StringArrayVar(&o.Include, "include", nil, "with --recursive, only files matching this glob (repeatable; ** crosses directories; a pattern without / matches the base name)")
+	fl.StringArrayVar(&o.Exclude, "exclude", nil, "with --recursive, leave out files and directories matching this glob (repeatable; wins over --include)")
+	fl.BoolVar(&o.FollowSymlinks, "follow-symlinks", false, "follow symbolic links met under a DIR (links named as arguments are always followed)")
+	fl.BoolVar(&o.FailOnSkip, "fail-on-skip", false, "refuse the run, before any request, when a file would be skipped (empty, not a regular file, a symlink)")
+	fl.BoolVar(&o.DryRun, "dry-run", false, "list what would be uploaded (path, size, purpose, MIME type, parts) and run the checks, without any request; exit 3 when a check fails")
+	fl.BoolVar(&o.NoCheck, "no-check", false, "send files the checks before sending would refuse (batch size and JSONL, fine-tune and evals JSONL, vision image types)")
+	fl.BoolVar(&o.SkipExisting, "skip-existing", false, "do not upload a file whose content (size and MD5) was uploaded before with this purpose and base URL and is still on the server; print its file id")
+	fl.Var(&o.LimitRate, "limit-rate", "send at most this many bytes per second, across all connections and files, e.g. 10MiB (0: no limit)")
+	fl.Var(&o.Size, "size", "with FILE -, the bytes standard input holds (required: the API needs the size first)")
+	fl.StringVar(&o.Filename, "filename", "", "with FILE -, the name the file gets (required; its extension gives the MIME type)")
+	fl.BoolVar(&o.Wait, "wait", false, "after complete, wait until each file is processed (fails when its status is error)")
+	fl.DurationVar(&o.WaitTimeout, "wait-timeout", 30*time.Minute, "how long --wait waits for one file")
 	_ = cmd.MarkFlagRequired("purpose")
 	_ = cmd.RegisterFlagCompletionFunc("purpose", completePurpose)
 	_ = cmd.RegisterFlagCompletionFunc("progress", cobra.FixedCompletions(
@@ -109,9 +147,9 @@ part size (parts stream from disk; they are never held in memory).
 	return cmd
 }
 
-func putRun(o *PutOptions) error {
+func putRun(o *PutOptions) (err error) {
 	ctx := o.Ctx
-	client, cfg, err := o.Client()
+	cfg, err := o.Config()
 	if err != nil {
 		return err
 	}
@@ -120,6 +158,12 @@ func putRun(o *PutOptions) error {
 	}
 	if o.ExpiresAfter != 0 && (o.ExpiresAfter < 3600 || o.ExpiresAfter > 2592000) {
 		return usagef(fmt.Errorf("--expires-after-seconds %d is out of range 3600..2592000", o.ExpiresAfter))
+	}
+	if o.LimitRate < 0 {
+		return usagef(fmt.Errorf("--limit-rate %d: give a rate in bytes per second, such as 10MiB", o.LimitRate))
+	}
+	if (len(o.Include) > 0 || len(o.Exclude) > 0) && !o.Recursive {
+		return usagef(errors.New("--include and --exclude select files under directories: add --recursive"))
 	}
 	mode := o.Progress
 	if o.Quiet {
@@ -135,6 +179,17 @@ func putRun(o *PutOptions) error {
 	default:
 		return usagef(fmt.Errorf("--progress %q: expected auto, bar, plain, json or none", o.Progress))
 	}
+	if mode == progressJSON {
+		// In JSON mode stderr carries only events: an error before the
+		// files start is a "failed" event too.
+		defer func() {
+			if err != nil && !errors.As(err, new(reportedError)) && !errors.As(err, new(usageError)) {
+				code := exitCode(ctx, err)
+				(&jsonPrinter{w: o.IO.Err}).failed(ctx, fileFailure{Err: err, Code: code})
+				err = reportedError{code: code, err: err}
+			}
+		}()
+	}
 	dir := cfg.JournalDir
 	if dir == "" {
 		dir = journal.DefaultDir()
@@ -144,88 +199,160 @@ func putRun(o *PutOptions) error {
 		MimeType: o.MimeType, Retry: retry.Policy{Retries: cfg.Retries, Base: retry.Default.Base, Max: retry.Default.Max},
 		Journal: &journal.Store{Dir: dir}, Restart: o.Restart, Verify: o.Verify, CancelOnFailure: o.CancelOnFailure,
 	}
-	var total int64
-	for _, file := range o.Files {
-		if fi, err := os.Stat(file); err == nil && fi.Mode().IsRegular() {
-			total += fi.Size()
-		}
-	}
-	prog := newPrinter(mode, o.IO, o.PlainInterval, len(o.Files), total)
-	defer prog.close()
-	opts.Report = prog.report
 	if err := opts.Check(); err != nil {
 		return usagef(fmt.Errorf("%w (part size from --part-size, UPLOADS_PART_SIZE or the config file: %s)", err, units.FormatSize(int64(cfg.PartSize))))
 	}
 	if cfg.PartSize == 0 && o.PartSizeGiven {
 		return usagef(errors.New("--part-size 0: give a size from 1 byte to 64MiB, or leave it out to have one chosen per file"))
 	}
+
+	if len(o.Files) == 1 && o.Files[0] == "-" {
+		return putStdin(o, cfg, opts, mode)
+	}
+	if slices.Contains(o.Files, "-") {
+		return usagef(errors.New("- (standard input) must be the only FILE"))
+	}
+	if o.Size != 0 || o.Filename != "" {
+		return usagef(errors.New("--size and --filename go with FILE - (standard input)"))
+	}
+
+	// The whole set is listed, and checked as far as names and sizes go,
+	// before the first request.
+	files, skipped, err := planPut(o, int64(cfg.PartSize), cfg.Concurrency)
+	if err != nil {
+		return err
+	}
+	for _, sk := range skipped {
+		if mode == progressJSON {
+			(&jsonPrinter{w: o.IO.Err}).report(upload.Event{Type: upload.EventWarning, File: sk.Path, Message: "skipped: " + sk.Reason})
+		} else {
+			fmt.Fprintf(o.IO.Err, "uploads: warning: %s: skipped: %s\n", sk.Path, sk.Reason)
+		}
+	}
+	switch {
+	case len(skipped) > 0 && o.FailOnSkip:
+		return exitError{code: ExitFailure, err: fmt.Errorf("%d file(s) would be skipped (--fail-on-skip); nothing was sent", len(skipped))}
+	case len(files) == 0:
+		return exitError{code: ExitFailure, err: errors.New("nothing to upload: no file left after the skips and patterns")}
+	}
+	var index *seen.Index
+	if o.SkipExisting || !o.DryRun {
+		if index, err = seen.Open(dir); err != nil {
+			return fmt.Errorf("the index of uploaded files: %w", err)
+		}
+		defer func() {
+			for _, w := range index.Warnings() {
+				fmt.Fprintf(o.IO.Err, "uploads: warning: %v\n", w)
+			}
+		}()
+	}
+	if o.DryRun {
+		return putDryRun(o, cfg, files, index)
+	}
+
+	client, _, err := o.Client()
+	if err != nil {
+		return err
+	}
+	if o.LimitRate > 0 {
+		opts.Limiter = upload.NewLimiter(int64(o.LimitRate))
+		if mode == progressPlain || mode == progressBar {
+			fmt.Fprintf(o.IO.Err, "uploads: sending at most %s/s (--limit-rate)\n", units.FormatSize(int64(o.LimitRate)))
+		}
+	}
+	var total int64
+	for _, pf := range files {
+		total += pf.Size
+	}
+	prog := newPrinter(mode, o.IO, o.PlainInterval, len(files), total)
+	defer prog.close()
+	opts.Report = prog.report
 	up := &upload.Uploader{Client: client, Opts: opts}
 
-	man := newManifest(o.Manifest, len(o.Files))
+	paths := make([]string, len(files))
+	for i, pf := range files {
+		paths[i] = pf.Path
+	}
+	man := newManifest(o.Manifest, len(files))
+	for _, sk := range skipped {
+		man.ignore(sk.Path, o.Purpose, sk.Reason)
+	}
 	if err := man.check(); err != nil {
 		return err
 	}
-	out := &putOutput{exp: o.IO.export(cfg), prog: prog, json: o.JSON, several: len(o.Files) > 1, results: make([]*upload.Result, len(o.Files)), ended: make([]bool, len(o.Files))}
+	out := &putOutput{exp: o.IO.export(cfg), prog: prog, json: o.JSON, several: len(o.Files) > 1 || len(files) > 1,
+		results: make([]*putResult, len(files)), ended: make([]bool, len(files))}
 	var (
 		mu         sync.Mutex
 		failures   []error
 		done       int
+		skippedN   int
 		notStarted int
 		sentBytes  int64
 		retries    int
 		began      = time.Now()
 		interrupts int
 	)
+	fail := func(i int, pf *putFile, err error) error {
+		failures = append(failures, err)
+		interrupted := api.Classify(ctx, err) == api.Canceled
+		if interrupted {
+			interrupts++
+		}
+		resume := ""
+		var fe *upload.FailedError
+		if errors.As(err, &fe) && fe.Kept {
+			resume = resumeCommand(restOf(o, out.completed()))
+		}
+		explained := explainPutFailure(ctx, o.Args, err)
+		prog.failed(ctx, fileFailure{File: pf.Path, Err: explained, Interrupted: interrupted, Several: len(files) > 1,
+			Code: exitCode(ctx, explained), Resume: resume})
+		if err := man.ended(i, pf.Path, o.Purpose, nil, err, interrupted); err != nil {
+			return err
+		}
+		return out.skip(i)
+	}
 	g := errgroup.Group{}
 	g.SetLimit(o.Jobs)
-	for i, file := range o.Files {
+	for i, pf := range files {
 		g.Go(func() error {
 			if ctx.Err() != nil {
 				// Stopped before this file began: not a failure of its own.
 				mu.Lock()
 				notStarted++
 				mu.Unlock()
-				if err := man.ended(i, file, o.Purpose, nil, nil, false); err != nil {
+				if err := man.ended(i, pf.Path, o.Purpose, nil, nil, false); err != nil {
 					return err
 				}
 				return out.skip(i)
 			}
-			res, err := up.Put(ctx, file)
+			res, skip, err := putOne(ctx, o, up, client, index, pf, prog)
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
-				failures = append(failures, err)
-				interrupted := api.Classify(ctx, err) == api.Canceled
-				if interrupted {
-					interrupts++
-				}
-				resume := ""
-				var fe *upload.FailedError
-				if errors.As(err, &fe) && fe.Kept {
-					resume = resumeCommand(without(o.Args, out.completed()))
-				}
-				explained := explainPutFailure(ctx, o.Args, err)
-				prog.failed(ctx, fileFailure{File: file, Err: explained, Interrupted: interrupted, Several: len(o.Files) > 1,
-					Code: exitCode(ctx, explained), Resume: resume})
-				if err := man.ended(i, file, o.Purpose, nil, err, interrupted); err != nil {
+			switch {
+			case err != nil:
+				return fail(i, pf, err)
+			case skip != nil:
+				skippedN++
+				if err := man.skipped(i, pf, skip); err != nil {
 					return err
 				}
-				return out.skip(i)
+				return out.add(i, skip)
 			}
 			done++
 			sentBytes += res.BytesSent
 			retries += res.Retries
-			if err := man.ended(i, file, o.Purpose, res, nil, false); err != nil {
+			if err := man.ended(i, pf.Path, o.Purpose, res, nil, false); err != nil {
 				return err
 			}
-			return out.add(i, res)
+			return out.add(i, &putResult{FileID: res.FileID, Path: pf.Path, JSON: res.Upload})
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if len(o.Files) > 1 {
-		prog.summary(runSummary{Files: len(o.Files), Completed: done, Failed: len(failures) - interrupts, Interrupted: interrupts,
+	if len(files) > 1 {
+		prog.summary(runSummary{Files: len(files), Completed: done, Skipped: skippedN, Failed: len(failures) - interrupts, Interrupted: interrupts,
 			NotStarted: notStarted, Retries: retries, Sent: sentBytes, Took: time.Since(began)})
 	}
 	prog.close()
@@ -233,20 +360,127 @@ func putRun(o *PutOptions) error {
 		return nil
 	}
 	switch {
-	case len(o.Files) == 1:
+	case len(files) == 1:
 		err = explainPutFailure(ctx, o.Args, failures[0])
 	case ctx.Err() != nil:
 		// One resume command for the whole set: the same command line.
 		err = withHint(interruptedf("interrupted: %d of %d files uploaded; %d interrupted (their journals kept), %d not started",
-			done, len(o.Files), interrupts, notStarted), "resume the rest with: %s", resumeCommand(without(o.Args, out.completed())))
+			done+skippedN, len(files), interrupts, notStarted), "resume the rest with: %s", resumeCommand(restOf(o, out.completed())))
 	default:
-		err = exitError{code: exitCode(ctx, failures[0]), err: fmt.Errorf("%d of %d files failed", len(failures), len(o.Files))}
+		err = exitError{code: exitCode(ctx, failures[0]), err: fmt.Errorf("%d of %d files failed", len(failures), len(files))}
 	}
 	if mode == progressJSON {
 		// Every failure is an event already: stderr stays JSON lines.
 		return reportedError{code: exitCode(ctx, err), err: err}
 	}
 	return err
+}
+
+// putStdin streams standard input into an upload (upload.PutStream): the
+// size and the name must be given; each part is spooled to a temporary
+// file until it is acknowledged; nothing can be resumed.
+func putStdin(o *PutOptions, cfg config.Config, opts upload.Options, mode string) error {
+	switch {
+	case o.Size <= 0 || o.Filename == "":
+		return usagef(errors.New("put - reads standard input: give its size with --size and the file's name with --filename"))
+	case o.Recursive || o.DryRun || o.SkipExisting:
+		return usagef(errors.New("--recursive, --dry-run and --skip-existing need files: standard input can be read only once"))
+	}
+	if !o.NoCheck {
+		mt := o.MimeType
+		if mt == "" {
+			mt = mimetype.FromName(o.Filename)
+		}
+		if err := check.Before(o.Purpose, o.Filename, int64(o.Size), mt); err != nil {
+			return checkFailure{err}
+		}
+	}
+	client, _, err := o.Client()
+	if err != nil {
+		return err
+	}
+	if o.LimitRate > 0 {
+		opts.Limiter = upload.NewLimiter(int64(o.LimitRate))
+	}
+	prog := newPrinter(mode, o.IO, o.PlainInterval, 1, int64(o.Size))
+	defer prog.close()
+	opts.Report = prog.report
+	up := &upload.Uploader{Client: client, Opts: opts}
+	res, err := up.PutStream(o.Ctx, o.IO.In, int64(o.Size), o.Filename)
+	prog.close()
+	if err != nil {
+		if errors.As(err, new(*upload.SizeMismatchError)) {
+			err = usageError{err: err, config: true}
+		}
+		if mode == progressJSON {
+			code := exitCode(o.Ctx, err)
+			prog.failed(o.Ctx, fileFailure{File: "-", Err: err, Code: code})
+			return reportedError{code: code, err: err}
+		}
+		if api.Classify(o.Ctx, err) == api.Canceled {
+			return interruptedf("%v", err)
+		}
+		return err
+	}
+	if o.Wait {
+		if _, err := client.WaitProcessed(o.Ctx, res.FileID, o.WaitTimeout, nil); err != nil {
+			return fmt.Errorf("standard input was uploaded as %s, but: %w", res.FileID, err)
+		}
+	}
+	man := newManifest(o.Manifest, 1)
+	if err := man.ended(0, "-", o.Purpose, res, nil, false); err != nil {
+		return err
+	}
+	if o.JSON {
+		return o.IO.export(cfg).line(res.Upload)
+	}
+	_, err = fmt.Fprintln(o.IO.Out, res.FileID)
+	return err
+}
+
+// putOne uploads one planned file: its checks, then (with --skip-existing)
+// the search for the same content uploaded before, then the upload, then
+// (with --wait) the wait for the file to be processed. It returns the
+// result, or what was found instead of uploading.
+func putOne(ctx context.Context, o *PutOptions, up *upload.Uploader, client *api.Client, index *seen.Index, pf *putFile, prog printer) (*upload.Result, *putResult, error) {
+	if pf.problem != nil {
+		return nil, nil, checkFailure{pf.problem}
+	}
+	if err := inspect(ctx, pf, o.SkipExisting, !o.NoCheck); err != nil {
+		return nil, nil, err
+	}
+	if pf.problem != nil {
+		return nil, nil, checkFailure{pf.problem}
+	}
+	if o.SkipExisting {
+		rec, raw, err := existing(ctx, client, index, pf)
+		if err != nil {
+			return nil, nil, err
+		}
+		if rec != nil {
+			prog.report(upload.Event{Type: upload.EventWarning, File: pf.Path,
+				Message: fmt.Sprintf("skipped: the same content was uploaded before as %s (--skip-existing)", rec.FileID)})
+			return nil, &putResult{FileID: rec.FileID, Path: pf.Path, JSON: raw, Skipped: true}, nil
+		}
+	}
+	res, err := up.Put(ctx, pf.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if index != nil {
+		if err := index.Record(client.BaseURL(), o.Purpose, res.Size, res.MD5,
+			seen.Record{FileID: res.FileID, Filename: filepath.Base(pf.Path), Path: pf.Path}); err != nil {
+			prog.report(upload.Event{Type: upload.EventWarning, File: pf.Path, Message: fmt.Sprintf("not recorded for --skip-existing: %v", err)})
+		}
+	}
+	if o.Wait {
+		if _, err := client.WaitProcessed(ctx, res.FileID, o.WaitTimeout, func(status string, wait time.Duration) {
+			prog.report(upload.Event{Type: upload.EventWaiting, File: pf.Path, FileID: res.FileID, Message: status, Wait: wait})
+		}); err != nil {
+			return nil, nil, fmt.Errorf("%s was uploaded as %s, but: %w", pf.Path, res.FileID, err)
+		}
+	}
+	return res, nil, nil
 }
 
 // putOutput prints the results in the order of the arguments, each as soon
@@ -260,12 +494,22 @@ type putOutput struct {
 	several bool
 
 	mu      sync.Mutex
-	results []*upload.Result
+	results []*putResult
 	ended   []bool
 	next    int
 }
 
-func (o *putOutput) add(i int, res *upload.Result) error {
+// putResult is a file that is on the server: uploaded now, or (Skipped)
+// before.
+type putResult struct {
+	FileID, Path string
+	// JSON is the completed Upload object, or the File object of a skipped
+	// file.
+	JSON    json.RawMessage
+	Skipped bool
+}
+
+func (o *putOutput) add(i int, res *putResult) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.results[i], o.ended[i] = res, true
@@ -292,12 +536,12 @@ func (o *putOutput) write() error {
 		}
 		var err error
 		switch {
-		case o.json && o.several:
-			err = o.exp.line(withLocalPath(res.Upload, res.File))
+		case o.json && (o.several || res.Skipped):
+			err = o.exp.line(withFields(res.JSON, res.Path, res.Skipped))
 		case o.json:
-			err = o.exp.line(res.Upload)
+			err = o.exp.line(res.JSON)
 		case o.several:
-			_, err = fmt.Fprintf(o.exp.w, "%s\t%s\n", res.FileID, res.File)
+			_, err = fmt.Fprintf(o.exp.w, "%s\t%s\n", res.FileID, res.Path)
 		default:
 			_, err = fmt.Fprintln(o.exp.w, res.FileID)
 		}
@@ -315,7 +559,7 @@ func (o *putOutput) completed() []string {
 	var files []string
 	for _, r := range o.results {
 		if r != nil {
-			files = append(files, r.File)
+			files = append(files, r.Path)
 		}
 	}
 	return files
@@ -332,13 +576,29 @@ func without(args, drop []string) []string {
 	return out
 }
 
-// withLocalPath adds "local_path" to an Upload object.
-func withLocalPath(raw json.RawMessage, path string) json.RawMessage {
+// restOf is the command line that uploads what a run left: the same, less
+// the files named as arguments that completed. Files found under a
+// directory cannot be left out that way: --skip-existing is added, so that
+// those already uploaded are not sent again.
+func restOf(o *PutOptions, completed []string) []string {
+	args := without(o.Args, completed)
+	if o.Recursive && !o.SkipExisting {
+		args = append(args, "--skip-existing")
+	}
+	return args
+}
+
+// withFields adds "local_path" (and "skipped": true for a file uploaded
+// before) to an API object.
+func withFields(raw json.RawMessage, path string, skipped bool) json.RawMessage {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return raw
 	}
 	m["local_path"], _ = json.Marshal(path)
+	if skipped {
+		m["skipped"] = json.RawMessage("true")
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return raw
@@ -350,6 +610,10 @@ func withLocalPath(raw json.RawMessage, path string) json.RawMessage {
 func explainPutFailure(ctx context.Context, args []string, err error) error {
 	if journal.IsLocked(err) {
 		return withHint(err, "wait for it to finish, or stop it (Ctrl-C keeps its journal) and run this command again to resume")
+	}
+	var cf checkFailure
+	if errors.As(err, &cf) {
+		return withHint(err, "%s", cf.hint())
 	}
 	if apiCode(err) == "unsupported_mime_type" {
 		return withHint(err, "the MIME type was detected from the file's extension, else its content; pass --mime-type with one of the types the purpose allows if the detection is wrong")

@@ -114,6 +114,8 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 	seed := fs.Uint64("fault-seed", 1, "")
 	latency := fs.Duration("latency", 0, "")
 	samePort := fs.Bool("same-port", false, "")
+	processDelay := fs.Duration("process-delay", 0, "")
+	processFail := fs.String("process-fail", "", "")
 	if err := fs.Parse(args); err != nil {
 		ts.Fatalf("serve: %v", err)
 	}
@@ -125,7 +127,8 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	st, err := store.Open(dir, store.Options{})
 	ts.Check(err)
-	cfg := server.Config{Store: st, UploadTTL: *ttl, MaxPartSize: int64(maxPart), MaxUploadSize: int64(maxUpload), Strict: *strict}
+	cfg := server.Config{Store: st, UploadTTL: *ttl, MaxPartSize: int64(maxPart), MaxUploadSize: int64(maxUpload), Strict: *strict,
+		ProcessDelay: *processDelay, ProcessFail: *processFail}
 	if len(keys) > 0 {
 		cfg.Keys = map[string]string{}
 		for _, k := range keys {

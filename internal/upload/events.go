@@ -13,6 +13,7 @@ const (
 	EventProgress    EventType = "progress"     // bytes moved (every half second while parts are in flight)
 	EventRetry       EventType = "retry"        // a part failed and will be tried again
 	EventWarning     EventType = "warning"      // something the user should know
+	EventWaiting     EventType = "waiting"      // complete, waiting for the file to be processed (put --wait; not emitted by the engine)
 	EventCompleted   EventType = "completed"    // the file exists
 )
 

@@ -49,6 +49,7 @@ func (r *run) sendPart(ctx context.Context, i int) error {
 	p, uploadID := r.j.Parts[i], r.j.UploadID
 	r.mu.Unlock()
 	body := api.Section(r.file, p.Offset, p.Length)
+	body.Limiter = r.opts.Limiter
 	body.OnRead = func(n int) {
 		r.sent.Add(int64(n))
 		r.inflight[i].Add(int64(n))
@@ -189,8 +190,12 @@ func (r *run) warnIfTooSlow(linkRate float64) {
 	r.warned = tooSlow
 	r.mu.Unlock()
 	if tooSlow {
-		r.warn(0, "at %s/s the remaining %s need about %s, but upload %s expires in %s; consider more --concurrency or a faster network",
-			units.FormatSize(int64(rate)), units.FormatSize(r.fp.Size-done), eta.Round(time.Second), id, left.Round(time.Second))
+		hint := "consider more --concurrency or a faster network"
+		if lim := r.opts.Limiter; lim != nil && float64(lim.Limit()) < 1.1*rate {
+			hint = "consider a higher --limit-rate" // the cap, not the link, is the bound
+		}
+		r.warn(0, "at %s/s the remaining %s need about %s, but upload %s expires in %s; %s",
+			units.FormatSize(int64(rate)), units.FormatSize(r.fp.Size-done), eta.Round(time.Second), id, left.Round(time.Second), hint)
 	}
 }
 

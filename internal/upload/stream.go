@@ -389,6 +389,7 @@ func (s *stream) sendPart(ctx context.Context, i int, p journal.Part, sp *spool)
 	uploadID := r.j.UploadID
 	r.mu.Unlock()
 	body := api.Section(sp.f, 0, p.Length)
+	body.Limiter = r.opts.Limiter
 	body.OnRead = func(n int) {
 		r.sent.Add(int64(n))
 		r.inflight[i].Add(int64(n))

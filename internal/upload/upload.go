@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/uploads-dev/uploads/internal/api"
 	"github.com/uploads-dev/uploads/internal/journal"
 	"github.com/uploads-dev/uploads/internal/mimetype"
@@ -58,6 +60,11 @@ type Options struct {
 	// upload fails or is interrupted, instead of keeping it for a resume.
 	CancelOnFailure bool
 	Report          Reporter
+	// Limiter, when set, caps the bytes of parts sent per second over all
+	// connections: each chunk waits on it before it goes (see NewLimiter).
+	// One Limiter shared by several Uploaders caps them together; nil sets
+	// no cap.
+	Limiter *rate.Limiter
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// TempDir is where PutStream spools its parts; "" means os.TempDir().

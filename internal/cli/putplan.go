@@ -1,0 +1,213 @@
+package cli
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+
+	"github.com/uploads-dev/uploads/internal/api"
+	"github.com/uploads-dev/uploads/internal/check"
+	"github.com/uploads-dev/uploads/internal/config"
+	"github.com/uploads-dev/uploads/internal/fileset"
+	"github.com/uploads-dev/uploads/internal/mimetype"
+	"github.com/uploads-dev/uploads/internal/seen"
+	"github.com/uploads-dev/uploads/internal/units"
+	"github.com/uploads-dev/uploads/internal/upload"
+)
+
+// putFile is one file of a put run, as planned before any request.
+type putFile struct {
+	Path     string `json:"path"`
+	Size     int64  `json:"size"`
+	Purpose  string `json:"purpose"`
+	MimeType string `json:"mime_type"`
+	PartSize int64  `json:"part_size"`
+	Parts    int    `json:"parts"`
+	// MD5 is the file's MD5 when the plan read the file (--skip-existing).
+	MD5 string `json:"md5,omitempty"`
+	// Check is "ok", "off" (--no-check) or what is wrong.
+	Check string `json:"check"`
+	// Existing is the file id of the same content uploaded before, for
+	// --skip-existing (in a dry run, not confirmed with the server).
+	Existing string `json:"existing_file_id,omitempty"`
+
+	problem error // the check's verdict, nil when it passes
+}
+
+// planPut lists the files of a put run (arguments, directories, patterns)
+// and what each would be: its MIME type, part size and parts, and the checks
+// that need no content. No request is made and no file is read.
+func planPut(o *PutOptions, partSize int64, concurrency int) ([]*putFile, []fileset.Skipped, error) {
+	set, err := fileset.Expand(o.Files, fileset.Options{Recursive: o.Recursive, Include: o.Include, Exclude: o.Exclude, FollowSymlinks: o.FollowSymlinks})
+	if err != nil {
+		var pe *fileset.PatternError
+		if errors.As(err, &pe) {
+			return nil, nil, usagef(err)
+		}
+		return nil, nil, err
+	}
+	var files []*putFile
+	for _, f := range set.Files {
+		pf := &putFile{Path: f.Path, Size: f.Size, Purpose: o.Purpose, MimeType: o.MimeType, PartSize: partSize, Check: "off"}
+		if pf.MimeType == "" {
+			if pf.MimeType, err = mimetype.DetectFile(f.Path); err != nil {
+				return nil, nil, err
+			}
+		}
+		if pf.PartSize == 0 {
+			pf.PartSize = upload.PlanPartSize(f.Size, concurrency)
+		}
+		pf.Parts = int((f.Size + pf.PartSize - 1) / pf.PartSize)
+		if !o.NoCheck {
+			pf.Check = "ok"
+			if err := check.Before(o.Purpose, f.Path, f.Size, pf.MimeType); err != nil {
+				pf.problem, pf.Check = err, err.Error()
+			}
+		}
+		files = append(files, pf)
+	}
+	return files, set.Skipped, nil
+}
+
+// inspect reads a file once, for what the plan needs of its content: its
+// MD5 (withMD5) and the checks of its lines (the purposes that have some).
+// It stops early at the first problem when the MD5 is not needed.
+func inspect(ctx context.Context, pf *putFile, withMD5, checks bool) error {
+	var c *check.Checker
+	if checks && pf.problem == nil && check.Streamed(pf.Purpose) {
+		c = check.New(pf.Purpose, pf.Path, pf.Size)
+	}
+	if c == nil && !withMD5 {
+		return nil
+	}
+	f, err := os.Open(pf.Path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var h hash.Hash
+	if withMD5 {
+		h = md5.New()
+	}
+	buf := make([]byte, 1<<20)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, rerr := f.Read(buf)
+		if n > 0 {
+			if h != nil {
+				h.Write(buf[:n])
+			}
+			if c != nil {
+				_, _ = c.Write(buf[:n])
+				if c.Err() != nil && h == nil {
+					break
+				}
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	if h != nil {
+		pf.MD5 = hex.EncodeToString(h.Sum(nil))
+	}
+	if c != nil {
+		if err := c.Close(); err != nil {
+			pf.problem, pf.Check = err, err.Error()
+		}
+	}
+	return nil
+}
+
+// checkFailure is a file refused by the checks before sending: the
+// service would refuse it too, so it counts as the API's refusal (exit 3).
+type checkFailure struct{ err error }
+
+func (e checkFailure) Error() string { return e.err.Error() }
+func (e checkFailure) Unwrap() error { return e.err }
+
+// hintOf is the check's own hint, when it has one.
+func (e checkFailure) hint() string {
+	var ce *check.Error
+	if errors.As(e.err, &ce) {
+		return ce.Hint()
+	}
+	return "pass --no-check to send it anyway"
+}
+
+// existing looks for pf's content in the index of uploaded files and asks
+// the server whether that file is still there (GET /files/{id}). A file
+// the server no longer has is forgotten.
+func existing(ctx context.Context, client *api.Client, ix *seen.Index, pf *putFile) (*seen.Record, json.RawMessage, error) {
+	rec, ok := ix.Lookup(client.BaseURL(), pf.Purpose, pf.Size, pf.MD5)
+	if !ok {
+		return nil, nil, nil
+	}
+	f, err := client.GetFile(ctx, rec.FileID)
+	if apiStatus(err) == 404 {
+		return nil, nil, ix.Forget(client.BaseURL(), pf.Purpose, pf.Size, pf.MD5)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("look for %s, uploaded before with the same content: %w", rec.FileID, err)
+	}
+	if status, _ := api.FileStatus(f); status == "deleted" || status == "error" {
+		return nil, nil, ix.Forget(client.BaseURL(), pf.Purpose, pf.Size, pf.MD5)
+	}
+	return &rec, api.RawJSON(f), nil
+}
+
+// putDryRun prints the plan: what each file would be, and the checks'
+// verdicts (which read the files), without any request. It exits 3 when a
+// check fails, as the run would.
+func putDryRun(o *PutOptions, cfg config.Config, files []*putFile, index *seen.Index) error {
+	failed := 0
+	for _, pf := range files {
+		if err := inspect(o.Ctx, pf, o.SkipExisting, !o.NoCheck); err != nil {
+			return err
+		}
+		if pf.problem != nil {
+			failed++
+		}
+		if o.SkipExisting && index != nil {
+			if rec, ok := index.Lookup(cfg.BaseURL, pf.Purpose, pf.Size, pf.MD5); ok {
+				pf.Existing = rec.FileID
+			}
+		}
+	}
+	exp := o.IO.export(cfg)
+	if o.JSON {
+		for _, pf := range files {
+			b, _ := json.Marshal(pf)
+			if err := exp.line(b); err != nil {
+				return err
+			}
+		}
+	} else {
+		t := table([]string{"PATH", "SIZE", "PURPOSE", "MIME TYPE", "PARTS", "CHECK"}, len(files), func(i int) []any {
+			pf := files[i]
+			verdict := pf.Check
+			if pf.Existing != "" {
+				verdict += "; uploaded before as " + pf.Existing + " (skipped if the server still has it)"
+			}
+			return []any{pf.Path, units.FormatSize(pf.Size), pf.Purpose, pf.MimeType, fmt.Sprintf("%d × %s", pf.Parts, units.FormatSize(pf.PartSize)), verdict}
+		})
+		if _, err := fmt.Fprintln(exp.w, t); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		return exitError{code: ExitAPIRejected, err: fmt.Errorf("dry run: %d of %d files would be refused by the checks (nothing was sent)", failed, len(files))}
+	}
+	return nil
+}
