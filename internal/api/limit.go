@@ -18,7 +18,7 @@ func (w *watchedBody) wait(n int) error {
 	start := time.Now()
 	res := w.lim.ReserveN(start, n)
 	if !res.OK() {
-		return fmt.Errorf("the rate limit's burst of %d bytes is smaller than a read of %d bytes", w.lim.Burst(), n)
+		return fmt.Errorf("the rate limiter (%v bytes/s, burst %d) can never let a read of %d bytes go", w.lim.Limit(), w.lim.Burst(), n)
 	}
 	d := res.DelayFrom(start)
 	if d <= 0 {
