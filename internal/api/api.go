@@ -47,6 +47,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// UserAgent is sent with every request.
 	UserAgent string
+	// Azure, when its Endpoint is set, reaches Azure OpenAI (or a server in
+	// its shape) instead of BaseURL.
+	Azure Azure
 }
 
 // Client calls the API.
@@ -66,24 +69,34 @@ var ErrNoAPIKey = errors.New("no API key: set OPENAI_API_KEY, pass --api-key, or
 
 // New checks cfg and returns a Client.
 func New(cfg Config) (*Client, error) {
-	if cfg.APIKey == "" {
-		return nil, ErrNoAPIKey
-	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultBaseURL
-	}
-	u, err := url.Parse(cfg.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("base URL %q is not an http(s) URL such as %s", cfg.BaseURL, DefaultBaseURL)
+	var opts []option.RequestOption
+	if cfg.Azure.Endpoint != "" {
+		azureOpts, err := azureOptions(cfg)
+		if err != nil {
+			return nil, err
+		}
+		opts = azureOpts
+		cfg.BaseURL = strings.TrimSuffix(cfg.Azure.Endpoint, "/")
+	} else {
+		if cfg.APIKey == "" {
+			return nil, ErrNoAPIKey
+		}
+		if cfg.BaseURL == "" {
+			cfg.BaseURL = DefaultBaseURL
+		}
+		u, err := url.Parse(cfg.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("base URL %q is not an http(s) URL such as %s", cfg.BaseURL, DefaultBaseURL)
+		}
+		opts = []option.RequestOption{
+			option.WithBaseURL(strings.TrimSuffix(cfg.BaseURL, "/") + "/"),
+			option.WithAPIKey(cfg.APIKey),
+		}
 	}
 	if cfg.MaxRetries < 0 {
 		cfg.MaxRetries = 0
 	}
-	opts := []option.RequestOption{
-		option.WithBaseURL(strings.TrimSuffix(cfg.BaseURL, "/") + "/"),
-		option.WithAPIKey(cfg.APIKey),
-		option.WithMaxRetries(cfg.MaxRetries),
-	}
+	opts = append(opts, option.WithMaxRetries(cfg.MaxRetries))
 	if cfg.Organization != "" {
 		opts = append(opts, option.WithOrganization(cfg.Organization))
 	}

@@ -28,8 +28,12 @@ const (
 const HelpTrailer = `ENVIRONMENT
   OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_PROJECT_ID
                the API key, base URL, organization and project, as the official SDKs read them
+  AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY, OPENAI_API_VERSION, AZURE_OPENAI_AD_TOKEN
+               Azure OpenAI: the endpoint (instead of a base URL), its key, the API version,
+               or an Entra ID token
   UPLOADS_CONFIG, UPLOADS_TIMEOUT, UPLOADS_STALL_TIMEOUT, UPLOADS_RETRIES,
-  UPLOADS_CONCURRENCY, UPLOADS_PART_SIZE, UPLOADS_JOURNAL_DIR, UPLOADS_FORMAT
+  UPLOADS_CONCURRENCY, UPLOADS_PART_SIZE, UPLOADS_MIN_PART_SIZE, UPLOADS_JOURNAL_DIR,
+  UPLOADS_FORMAT, UPLOADS_AZURE_AD_TOKEN_COMMAND
                this tool's settings (a flag wins over the environment, which wins over the file)
 
 FILES
@@ -186,7 +190,7 @@ func describeError(ctx context.Context, err error) errorReport {
 	default:
 		switch api.Classify(ctx, err) {
 		case api.Auth:
-			r.Hint = "check OPENAI_API_KEY (or --api-key) and that it belongs to the organization that owns the object"
+			r.Hint = "check the API key (OPENAI_API_KEY, AZURE_OPENAI_API_KEY with Azure, or --api-key) and that it belongs to the organization that owns the object"
 		case api.Transient:
 			r.Hint = "the failure may be temporary; check the network and --base-url, then run the command again"
 		}

@@ -62,8 +62,15 @@ func (f *Factory) Client(cmd *cobra.Command) (*api.Client, config.Config, error)
 	if err != nil {
 		return nil, cfg, err
 	}
+	key := cfg.APIKey
+	if cfg.AzureEndpoint != "" && cfg.AzureAPIKey != "" && !cmd.Flags().Changed("api-key") {
+		// For Azure, AZURE_OPENAI_API_KEY wins over OPENAI_API_KEY (both
+		// are often set on one machine); --api-key wins over both.
+		key = cfg.AzureAPIKey
+	}
 	c, err := api.New(api.Config{
-		BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, Organization: cfg.Organization, Project: cfg.Project,
+		BaseURL: cfg.BaseURL, APIKey: key, Organization: cfg.Organization, Project: cfg.Project,
+		Azure: api.Azure{Endpoint: cfg.AzureEndpoint, APIVersion: cfg.APIVersion, Token: cfg.AzureADToken, TokenCommand: cfg.AzureADTokenCommand},
 		Timeout: cfg.Timeout, StallTimeout: cfg.StallTimeout, MaxRetries: min(cfg.Retries, 4), HTTPClient: f.HTTPClient,
 		UserAgent: "uploads/" + Version,
 	})

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/uploads-dev/uploads/internal/api"
 	"github.com/uploads-dev/uploads/internal/config"
 )
 
@@ -68,7 +69,10 @@ func (f *Factory) addAPIFlags(cmd *cobra.Command) {
 	fl.String("organization", "", "OpenAI organization id (env OPENAI_ORG_ID)")
 	fl.String("project", "", "OpenAI project id (env OPENAI_PROJECT_ID)")
 	fl.Duration("timeout", defaultOf[time.Duration]("timeout"), "time limit of each attempt of a JSON call; complete gets at least 5m, parts are bounded by --stall-timeout instead (env UPLOADS_TIMEOUT)")
-	inGroup(fl, groupAPI, "base-url", "api-key", "organization", "project", "timeout")
+	fl.String("azure-endpoint", "", "Azure OpenAI endpoint, https://RESOURCE.openai.azure.com (or …/openai/v1); instead of --base-url (env AZURE_OPENAI_ENDPOINT)")
+	fl.String("api-version", "", "Azure OpenAI API version (env OPENAI_API_VERSION; default "+api.DefaultAPIVersion+")")
+	fl.String("azure-ad-token-command", "", "with Azure and no API key, a command that prints an Entra ID token, e.g. 'az account get-access-token --resource https://cognitiveservices.azure.com --query accessToken -o tsv' (env UPLOADS_AZURE_AD_TOKEN_COMMAND)")
+	inGroup(fl, groupAPI, "base-url", "api-key", "organization", "project", "timeout", "azure-endpoint", "api-version", "azure-ad-token-command")
 }
 
 // addJournalDirFlag adds --journal-dir.

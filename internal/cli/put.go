@@ -115,6 +115,7 @@ part size (parts stream from disk; they are never held in memory).
 	fl.StringVar(&o.Purpose, "purpose", "", "purpose of the files (required), e.g. video, batch, assistants")
 	fl.String("part-size", "", "bytes per part, at most 64MiB (env UPLOADS_PART_SIZE; default: chosen per file so that every connection gets the same number of parts of at most 64MiB and at least 5MiB)")
 	fl.Int("concurrency", defaultOf[int]("concurrency"), "parts in flight per file (env UPLOADS_CONCURRENCY)")
+	fl.String("min-part-size", "", "the provider's smallest part but the last, e.g. 5MiB for S3-backed gateways: the chosen part size is never below it (env UPLOADS_MIN_PART_SIZE)")
 	addStallTimeoutFlag(cmd)
 	fl.Int("retries", defaultOf[int]("retries"), "retries of a part after transient failures, counted since the last progress (env UPLOADS_RETRIES)")
 	fl.String("journal-dir", "", "where resume journals live (env UPLOADS_JOURNAL_DIR; default $XDG_STATE_HOME/uploads)")
@@ -198,6 +199,7 @@ func putRun(o *PutOptions) (err error) {
 		Purpose: o.Purpose, PartSize: int64(cfg.PartSize), Concurrency: cfg.Concurrency, ExpiresAfter: o.ExpiresAfter,
 		MimeType: o.MimeType, Retry: retry.Policy{Retries: cfg.Retries, Base: retry.Default.Base, Max: retry.Default.Max},
 		Journal: &journal.Store{Dir: dir}, Restart: o.Restart, Verify: o.Verify, CancelOnFailure: o.CancelOnFailure,
+		MinPartSize: int64(cfg.MinPartSize),
 	}
 	if err := opts.Check(); err != nil {
 		return usagef(fmt.Errorf("%w (part size from --part-size, UPLOADS_PART_SIZE or the config file: %s)", err, units.FormatSize(int64(cfg.PartSize))))
@@ -218,7 +220,7 @@ func putRun(o *PutOptions) (err error) {
 
 	// The whole set is listed, and checked as far as names and sizes go,
 	// before the first request.
-	files, skipped, err := planPut(o, int64(cfg.PartSize), cfg.Concurrency)
+	files, skipped, err := planPut(o, opts)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ type putFile struct {
 // planPut lists the files of a put run (arguments, directories, patterns)
 // and what each would be: its MIME type, part size and parts, and the checks
 // that need no content. No request is made and no file is read.
-func planPut(o *PutOptions, partSize int64, concurrency int) ([]*putFile, []fileset.Skipped, error) {
+func planPut(o *PutOptions, opts upload.Options) ([]*putFile, []fileset.Skipped, error) {
 	set, err := fileset.Expand(o.Files, fileset.Options{Recursive: o.Recursive, Include: o.Include, Exclude: o.Exclude, FollowSymlinks: o.FollowSymlinks})
 	if err != nil {
 		var pe *fileset.PatternError
@@ -54,14 +54,11 @@ func planPut(o *PutOptions, partSize int64, concurrency int) ([]*putFile, []file
 	}
 	var files []*putFile
 	for _, f := range set.Files {
-		pf := &putFile{Path: f.Path, Size: f.Size, Purpose: o.Purpose, MimeType: o.MimeType, PartSize: partSize, Check: "off"}
+		pf := &putFile{Path: f.Path, Size: f.Size, Purpose: o.Purpose, MimeType: o.MimeType, PartSize: opts.PartSizeFor(f.Size), Check: "off"}
 		if pf.MimeType == "" {
 			if pf.MimeType, err = mimetype.DetectFile(f.Path); err != nil {
 				return nil, nil, err
 			}
-		}
-		if pf.PartSize == 0 {
-			pf.PartSize = upload.PlanPartSize(f.Size, concurrency)
 		}
 		pf.Parts = int((f.Size + pf.PartSize - 1) / pf.PartSize)
 		if !o.NoCheck {

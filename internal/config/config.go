@@ -35,6 +35,13 @@ type Config struct {
 	Concurrency  int           `mapstructure:"concurrency"`
 	PartSize     units.Size    `mapstructure:"part_size"`
 	JournalDir   string        `mapstructure:"journal_dir"`
+	MinPartSize  units.Size    `mapstructure:"min_part_size"`
+	// Azure OpenAI (or a server in its shape), used when AzureEndpoint is set.
+	AzureEndpoint       string `mapstructure:"azure_endpoint"`
+	APIVersion          string `mapstructure:"api_version"`
+	AzureAPIKey         string `mapstructure:"azure_api_key"`
+	AzureADToken        string `mapstructure:"azure_ad_token"`
+	AzureADTokenCommand string `mapstructure:"azure_ad_token_command"`
 	// File is the config file that was read, "" if none.
 	File string `mapstructure:"-"`
 }
@@ -58,6 +65,12 @@ var Settings = []Setting{
 	{"concurrency", "concurrency", "UPLOADS_CONCURRENCY", 8},
 	{"part_size", "part-size", "UPLOADS_PART_SIZE", 0}, // 0: chosen per file
 	{"journal_dir", "journal-dir", "UPLOADS_JOURNAL_DIR", ""},
+	{"min_part_size", "min-part-size", "UPLOADS_MIN_PART_SIZE", 0},
+	{"azure_endpoint", "azure-endpoint", "AZURE_OPENAI_ENDPOINT", ""},
+	{"api_version", "api-version", "OPENAI_API_VERSION", ""},
+	{"azure_api_key", "", "AZURE_OPENAI_API_KEY", ""}, // secrets take no flag but --api-key
+	{"azure_ad_token", "", "AZURE_OPENAI_AD_TOKEN", ""},
+	{"azure_ad_token_command", "azure-ad-token-command", "UPLOADS_AZURE_AD_TOKEN_COMMAND", ""},
 }
 
 // ConfigEnv names the config file when --config is not given.

@@ -207,10 +207,7 @@ func (s *stream) mimeType() (string, error) {
 // journal that is never written.
 func (s *stream) create(ctx context.Context, mt string) error {
 	r := s.r
-	partSize := r.opts.PartSize
-	if partSize == 0 {
-		partSize = PlanPartSize(r.fp.Size, r.opts.Concurrency)
-	}
+	partSize := r.opts.PartSizeFor(r.fp.Size)
 	up, err := r.u.Client.CreateUpload(ctx, api.NewUpload{Filename: r.path, Purpose: r.opts.Purpose, Bytes: r.fp.Size,
 		MimeType: mt, ExpiresAfter: r.opts.ExpiresAfter})
 	if err != nil {

@@ -69,6 +69,11 @@ type Options struct {
 	Now func() time.Time
 	// TempDir is where PutStream spools its parts; "" means os.TempDir().
 	TempDir string
+	// MinPartSize is the provider's smallest part but the last (S3-backed
+	// gateways: 5 MiB); the chosen part size is never below it, and a
+	// PartSize below it is refused. 0: no minimum beyond MinAutoPartSize
+	// for a chosen size.
+	MinPartSize int64
 }
 
 // Check validates the options before any request.
@@ -78,12 +83,25 @@ func (o Options) Check() error {
 		return errors.New("a purpose is required (--purpose), for example video")
 	case o.PartSize < 0 || o.PartSize > MaxPartSize:
 		return fmt.Errorf("part size %d is out of range: it must be more than 0 and at most 64 MiB (67108864 bytes)", o.PartSize)
+	case o.MinPartSize < 0 || o.MinPartSize > MaxPartSize:
+		return fmt.Errorf("minimum part size %d is out of range: at most 64 MiB (67108864 bytes)", o.MinPartSize)
+	case o.PartSize != 0 && o.PartSize < o.MinPartSize:
+		return fmt.Errorf("part size %d is below the provider's minimum part size %d (--min-part-size): every part but the last must be at least that", o.PartSize, o.MinPartSize)
 	case o.Concurrency < 1:
 		return fmt.Errorf("concurrency %d must be at least 1", o.Concurrency)
 	case o.Retry.Retries < 0:
 		return fmt.Errorf("retries %d must not be negative", o.Retry.Retries)
 	}
 	return nil
+}
+
+// PartSizeFor is the part size of a file of size bytes: PartSize, or the
+// size PlanPartSize chooses, never below MinPartSize.
+func (o Options) PartSizeFor(size int64) int64 {
+	if o.PartSize != 0 {
+		return o.PartSize
+	}
+	return max(PlanPartSize(size, o.Concurrency), o.MinPartSize)
 }
 
 func (o Options) now() time.Time {
@@ -359,10 +377,7 @@ func (r *run) create(ctx context.Context) error {
 			return fmt.Errorf("detect the MIME type of %s: %w (pass --mime-type)", r.path, err)
 		}
 	}
-	partSize := r.opts.PartSize
-	if partSize == 0 {
-		partSize = PlanPartSize(r.fp.Size, r.opts.Concurrency)
-	}
+	partSize := r.opts.PartSizeFor(r.fp.Size)
 	name := filepath.Base(r.fp.Path)
 	up, err := r.u.Client.CreateUpload(ctx, api.NewUpload{Filename: name, Purpose: r.opts.Purpose, Bytes: r.fp.Size,
 		MimeType: mt, ExpiresAfter: r.opts.ExpiresAfter})

@@ -1086,3 +1086,34 @@ func TestPutDropsTheJournalOfAChangedFile(t *testing.T) {
 		t.Fatalf("journals left: %v", entries)
 	}
 }
+
+// A provider's minimum part size (--min-part-size) holds: the part size
+// chosen for a 13 MiB file over 8 connections would be 5 MiB (3 parts);
+// with a 7 MiB minimum the parts are 7 and 6 MiB. A --part-size below the
+// minimum is refused before any request.
+func TestPutRespectsTheMinimumPartSize(t *testing.T) {
+	s := start(t, true)
+	dir := t.TempDir()
+	path, data := writeFile(t, dir, 13<<20, 5)
+	ev := &events{}
+	o := opts(t, ev, filepath.Join(dir, "journal"))
+	o.PartSize, o.Concurrency = 0, 8
+	if got := o.PartSizeFor(13 << 20); got != 5<<20 {
+		t.Fatalf("part size for 13 MiB without a minimum = %d, want 5 MiB", got)
+	}
+	o.MinPartSize = 7 << 20
+	if got := o.PartSizeFor(13 << 20); got != 7<<20 {
+		t.Fatalf("part size for 13 MiB = %d, want the 7 MiB minimum", got)
+	}
+	res, err := (&upload.Uploader{Client: client(t, s), Opts: o}).Put(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PartsSent != 2 || !bytes.Equal(content(t, s, res.FileID), data) {
+		t.Fatalf("sent %d parts (want 7+6 MiB: 2), or the content differs", res.PartsSent)
+	}
+	o.PartSize = 1 << 20
+	if err := o.Check(); err == nil || !strings.Contains(err.Error(), "below the provider's minimum part size") {
+		t.Errorf("a part size below the minimum: %v", err)
+	}
+}
