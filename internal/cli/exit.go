@@ -185,6 +185,8 @@ func describeError(ctx context.Context, err error) errorReport {
 	case showsUsage(err):
 		r.Hint = "run 'uploads --help' or 'uploads COMMAND --help' for usage"
 	case errors.Is(err, api.ErrNoAPIKey):
+	case apiParam(err) == "purpose":
+		r.Hint = "purposes are passed to the server as given, and the server decides: use one it names above (each provider has its own list; this server's answer is the one that counts)"
 	case wrongBaseURL(err):
 		r.Hint = "the server has no such URL: the base URL of the API usually ends in /v1 (for example https://api.openai.com/v1 or http://127.0.0.1:8089/v1); check --base-url or OPENAI_BASE_URL"
 	default:

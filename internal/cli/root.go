@@ -261,3 +261,11 @@ func table(header []string, n int, row func(int) []any) string {
 	_ = tw.Flush()
 	return strings.TrimSuffix(b.String(), "\n")
 }
+
+// apiParam is the parameter the API's error is about, or "".
+func apiParam(err error) string {
+	if ae, ok := api.ErrorOf(err); ok {
+		return ae.Param
+	}
+	return ""
+}
