@@ -927,7 +927,7 @@ func TestPutCutsStalledPartsAndSendsThemAgain(t *testing.T) {
 		o := opts(t, ev, dir)
 		o.PartSize = 2 << 20
 		begin := time.Now()
-		res, err := (&upload.Uploader{Client: stallClient(t, s, 500*time.Millisecond, 0), Opts: o}).Put(context.Background(), path)
+		res, err := (&upload.Uploader{Client: stallClient(t, s, 2*time.Second, 0), Opts: o}).Put(context.Background(), path)
 		if err != nil {
 			t.Fatalf("Put = %v; messages:\n%s", err, ev.messages())
 		}
