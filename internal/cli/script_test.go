@@ -78,12 +78,18 @@ func slot(ts *testscript.TestScript) *serverSlot { return ts.Value(serverKey{}).
 
 // cmdServe starts the bundled server in-process on a loopback port and
 // points the script at it: OPENAI_BASE_URL is its /v1 URL and OPENAI_API_KEY
-// is sk-test (unless --api-key keys are configured). Flags:
+// is sk-test (unless --api-key keys are configured). With --azure the server
+// speaks the Azure OpenAI shape and the script gets AZURE_OPENAI_ENDPOINT
+// (its http://127.0.0.1:PORT URL), OPENAI_API_VERSION=2025-04-01-preview and
+// AZURE_OPENAI_API_KEY=sk-test (unless --api-key keys are configured)
+// instead, and no OPENAI_BASE_URL (one left by an earlier serve is
+// emptied, as an earlier --azure serve's AZURE_OPENAI_ENDPOINT is by a
+// plain serve). SERVER_URL is http://127.0.0.1:PORT in both. Flags:
 //
 //	serve [--data-dir DIR] [--api-key KEY[=ORG]]... [--upload-ttl D]
-//	      [--max-part-size S] [--max-upload-size S] [--strict] [--fault-rate R]
-//	      [--fault-kinds K] [--fault-on E] [--fault-seed N] [--latency D]
-//	      [--throttle S]
+//	      [--max-part-size S] [--max-upload-size S] [--strict] [--azure]
+//	      [--fault-rate R] [--fault-kinds K] [--fault-on E] [--fault-seed N]
+//	      [--latency D] [--throttle S]
 //	      [--same-port]  (listen where the previous server did: the same base URL)
 //
 // The flags mean what `uploads serve`'s do; the faults, latency and throttle
@@ -111,6 +117,7 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 	kinds := fs.String("fault-kinds", "500,503,429,drop", "")
 	on := fs.String("fault-on", "parts", "")
 	strict := fs.Bool("strict", false, "")
+	azure := fs.Bool("azure", false, "")
 	seed := fs.Uint64("fault-seed", 1, "")
 	latency := fs.Duration("latency", 0, "")
 	samePort := fs.Bool("same-port", false, "")
@@ -128,7 +135,7 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 	st, err := store.Open(dir, store.Options{})
 	ts.Check(err)
 	cfg := server.Config{Store: st, UploadTTL: *ttl, MaxPartSize: int64(maxPart), MaxUploadSize: int64(maxUpload), Strict: *strict,
-		ProcessDelay: *processDelay, ProcessFail: *processFail}
+		Azure: *azure, ProcessDelay: *processDelay, ProcessFail: *processFail}
 	if len(keys) > 0 {
 		cfg.Keys = map[string]string{}
 		for _, k := range keys {
@@ -166,10 +173,24 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 	hs.Listener = ln
 	hs.Start()
 	slot(ts).hs, slot(ts).st, slot(ts).addr = hs, st, ln.Addr().String()
-	ts.Setenv("OPENAI_BASE_URL", hs.URL+"/v1")
 	ts.Setenv("SERVER_URL", hs.URL)
-	if len(keys) == 0 {
-		ts.Setenv("OPENAI_API_KEY", "sk-test")
+	if *azure {
+		if ts.Getenv("OPENAI_BASE_URL") != "" {
+			ts.Setenv("OPENAI_BASE_URL", "")
+		}
+		ts.Setenv("AZURE_OPENAI_ENDPOINT", hs.URL)
+		ts.Setenv("OPENAI_API_VERSION", "2025-04-01-preview")
+		if len(keys) == 0 {
+			ts.Setenv("AZURE_OPENAI_API_KEY", "sk-test")
+		}
+	} else {
+		if ts.Getenv("AZURE_OPENAI_ENDPOINT") != "" {
+			ts.Setenv("AZURE_OPENAI_ENDPOINT", "")
+		}
+		ts.Setenv("OPENAI_BASE_URL", hs.URL+"/v1")
+		if len(keys) == 0 {
+			ts.Setenv("OPENAI_API_KEY", "sk-test")
+		}
 	}
 	ts.Defer(func() { stopServer(ts) })
 }

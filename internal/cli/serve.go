@@ -29,6 +29,7 @@ type ServeOptions struct {
 	Quiet         bool
 	LogFormat     string
 	Strict        bool
+	Azure         bool
 	FaultRate     float64
 	FaultKinds    string
 	FaultOn       string
@@ -67,11 +68,21 @@ GET /v1/uploads/{id} and GET /v1/uploads/{id}/parts (used by
 objects. --strict leaves them out, to test a client against exactly what the
 real service documents.
 
-The base URL (http://ADDR/v1) is printed on stdout once the server listens;
-the request log goes to stderr. SIGINT or SIGTERM stops it gracefully.`,
+--azure serves the same API in the shape of an Azure OpenAI resource, to test
+clients built for Azure: /openai/uploads... and /openai/files... with a dated
+api-version query parameter (a missing one is 404), /openai/v1/... without
+one, the key in an api-key header (or as a bearer token), Azure's error
+bodies, and a file or part without a Content-Type refused; /v1/... is 404.
+It combines with --strict.
+
+The base URL (http://ADDR/v1) is printed on stdout once the server listens,
+or with --azure the endpoint to give an Azure client (http://ADDR, as
+AZURE_OPENAI_ENDPOINT); the request log goes to stderr. SIGINT or SIGTERM
+stops it gracefully.`,
 		Example: `  uploads serve
   uploads serve --addr 127.0.0.1:0 --data-dir /tmp/uploads-data
   uploads serve --strict
+  uploads serve --azure --api-key azure-test-key
   uploads serve --api-key sk-test=org-a --api-key sk-other=org-b
   uploads serve --fault-rate 0.3 --fault-seed 7 --throttle 40MiB
   uploads serve --fault-rate 0.2 --fault-kinds lost --fault-on parts,complete
@@ -92,6 +103,7 @@ the request log goes to stderr. SIGINT or SIGTERM stops it gracefully.`,
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "do not write the request log")
 	f.StringVar(&o.LogFormat, "log-format", "text", "request log format: text or json")
 	f.BoolVar(&o.Strict, "strict", false, "offer only the real service's documented API: no GET /v1/uploads/{id} or GET /v1/uploads/{id}/parts, no bytes or md5 in part objects")
+	f.BoolVar(&o.Azure, "azure", false, "serve the Azure OpenAI shape instead: /openai/... with api-version and /openai/v1/..., the api-key header, Azure's errors; print the endpoint http://ADDR")
 	f.Float64Var(&o.FaultRate, "fault-rate", 0, "fail this fraction (0..1) of the requests to the --fault-on endpoints on purpose")
 	f.StringVar(&o.FaultKinds, "fault-kinds", "500,503,429,drop", "kinds of injected fault: any of 500, 503, 429, drop, lost (handled, then the answer is never sent), stall (the first MiB read, then no reading and no answer, as a dead path)")
 	f.StringVar(&o.FaultOn, "fault-on", "parts", "endpoints the faults apply to: any of create, parts, complete, cancel")
@@ -123,7 +135,7 @@ func (o *ServeOptions) serverOptions() (server.Options, error) {
 		return so, usagef(fmt.Errorf("--latency %v must not be negative", o.Latency))
 	}
 	so.UploadTTL, so.MaxPartSize, so.MaxUploadSize, so.Latency = o.UploadTTL, int64(o.MaxPartSize), int64(o.MaxUploadSize), o.Latency
-	so.Strict = o.Strict
+	so.Strict, so.Azure = o.Strict, o.Azure
 	if o.ProcessDelay < 0 {
 		return so, usagef(fmt.Errorf("--process-delay %v must not be negative", o.ProcessDelay))
 	}

@@ -42,6 +42,10 @@ func writeError(w http.ResponseWriter, e *apiError) {
 // fail answers a request with err, turning store refusals into their API
 // errors and anything else into a 500 that is logged but not detailed.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if aze, ok := asAzureError(err); ok {
+		writeAzureError(w, aze)
+		return
+	}
 	var ae *apiError
 	var se *store.Error
 	switch {

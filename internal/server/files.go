@@ -206,6 +206,10 @@ func (s *Server) createFile(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	fh := fhs[0]
+	if err := s.checkFileContentType(fh.Header.Get("Content-Type")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	name := fh.Filename
 	if strings.TrimSpace(name) == "" {
 		name = "file"

@@ -33,6 +33,7 @@ type fuzzWorld struct {
 	s                               *servertest.Server
 	org                             string
 	upload, part, done, file, file2 string
+	azure                           bool // paths under /v1/ are sent to their Azure form
 }
 
 func (w *fuzzWorld) expand(s string) string {
@@ -44,7 +45,7 @@ func (w *fuzzWorld) expand(s string) string {
 // status and JSON object.
 func (w *fuzzWorld) call(tb testing.TB, method, path, contentType string, body []byte) (int, map[string]any) {
 	tb.Helper()
-	req := httptest.NewRequest(method, path, bytes.NewReader(body))
+	req := httptest.NewRequest(method, w.route(path), bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+fuzzKey)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -86,10 +87,10 @@ func (w *fuzzWorld) newFile(tb testing.TB) string {
 	return w.must(tb, "POST", "/v1/files", mw.FormDataContentType(), buf.Bytes())["id"].(string)
 }
 
-// fuzzStart starts a server (strict or not) and creates the objects of the
-// placeholders.
-func fuzzStart(f *testing.F, strict bool) *fuzzWorld {
-	w := &fuzzWorld{s: servertest.Start(f, server.Config{Strict: strict}), org: server.OrgOf(fuzzKey)}
+// fuzzStart starts a server (strict or not, Azure or not) and creates the
+// objects of the placeholders.
+func fuzzStart(f *testing.F, strict, azure bool) *fuzzWorld {
+	w := &fuzzWorld{s: servertest.Start(f, server.Config{Strict: strict, Azure: azure}), org: server.OrgOf(fuzzKey), azure: azure}
 	w.upload, w.part = w.newUpload(f, "assistants", "text/plain", []byte("hello"))
 	var p string
 	w.done, p = w.newUpload(f, "batch", "application/jsonl", []byte("{}\n"))
@@ -136,6 +137,26 @@ func fuzzMultipart(tb testing.TB, field, filename string, data []byte) ([]byte, 
 	return buf.Bytes(), mw.FormDataContentType()
 }
 
+// fuzzAPIVersion is the api-version the Azure world adds to the paths it
+// moves under /openai/.
+const fuzzAPIVersion = "2024-10-21"
+
+// route is the request URI of target in w: in the Azure world, a path under
+// /v1/ goes to the classic Azure form, /openai/…?api-version=…, so that the
+// inputs written for OpenAI's paths reach the Azure routes; other paths
+// (those of the Azure inputs under /openai/ among them) are sent as they are.
+func (w *fuzzWorld) route(target string) string {
+	rest, ok := strings.CutPrefix(target, "/v1/")
+	if !w.azure || !ok {
+		return target
+	}
+	sep := "?"
+	if strings.Contains(rest, "?") {
+		sep = "&"
+	}
+	return "/openai/" + rest + sep + "api-version=" + fuzzAPIVersion
+}
+
 // fuzzTarget turns a fuzzed path into a request URI: "/v1/" is prefixed
 // unless the path starts with "/", and anything url.ParseRequestURI refuses
 // (spaces, control characters, bad escapes) is escaped.
@@ -151,12 +172,12 @@ func fuzzTarget(p string) string {
 	return u.RequestURI()
 }
 
-// FuzzHandlers sends arbitrary requests to the handler, in the default mode
-// and in strict mode, and checks that none panics or answers 500, and that
-// every answer but a file's content is a JSON object, errors in the API's
-// envelope.
+// FuzzHandlers sends arbitrary requests to the handler, in the default mode,
+// in strict mode and in Azure mode, and checks that none panics or answers
+// 500, and that every answer but a file's content is a JSON object, errors
+// in the API's envelope (or, in Azure mode, in one of Azure's bodies).
 func FuzzHandlers(f *testing.F) {
-	worlds := []*fuzzWorld{fuzzStart(f, false), fuzzStart(f, true)}
+	worlds := []*fuzzWorld{fuzzStart(f, false, false), fuzzStart(f, true, false), fuzzStart(f, false, true)}
 
 	const ( // indexes into fuzzMethods
 		get uint8 = iota
@@ -174,6 +195,9 @@ func FuzzHandlers(f *testing.F) {
 	partCT, partBody := mp("data", "abc")
 	fileCT, fileBody := mp("file", "hello")
 	noDataCT, noDataBody := mp("other", "abc")
+	// A data field without a Content-Type: refused in Azure mode only.
+	bareCT, bareBody := "multipart/form-data; boundary=x", []byte("--x\r\nContent-Disposition: form-data; name=\"data\"; filename=\"p\"\r\n\r\nabc\r\n--x--\r\n")
+	azureCreate := []byte(`{"filename":"x","purpose":"batch","bytes":1,"mime_type":"text/plain"}`)
 	adds := []struct {
 		method      uint8
 		path, ct    string
@@ -238,6 +262,17 @@ func FuzzHandlers(f *testing.F) {
 		{get, "/v1/files/$FILE/content", "", nil, true, "if-modified-since", "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\nAccept: application/binary"},
 		{get, "/v1/files", "", nil, false, "basic auth", "Authorization: Basic dXNlcjpwYXNz"},
 		{post, "/v1/uploads", "application/json", []byte(`{}`), false, "bearer without key", "Authorization: Bearer   "},
+		{post, "/v1/uploads/$UPLOAD/parts", bareCT, bareBody, true, "part without content type", ""},
+		{post, "/openai/uploads?api-version=2024-10-21", "application/json", azureCreate, true, "azure create", ""},
+		{post, "/openai/uploads", "application/json", azureCreate, true, "azure without api-version", ""},
+		{get, "/openai/files?api-version=2024-02-30", "", nil, true, "azure bad date", ""},
+		{get, "/openai/files?api-version=2024-10-21&api-version=x", "", nil, true, "azure two versions", ""},
+		{get, "/openai/v1/files?api-version=preview", "", nil, true, "azure v1", ""},
+		{get, "/openai/v1/files?api-version=2024-10-21", "", nil, true, "azure v1 dated", ""},
+		{get, "/openai/v1/files/$FILE/content", "", nil, false, "azure api-key", "Api-Key: " + fuzzKey},
+		{get, "/openai/v1/files", "", nil, false, "azure empty api-key", "Api-Key:  "},
+		{post, "/openai/v1/uploads/$UPLOAD/parts", bareCT, bareBody, false, "azure bare part", "Api-Key: " + fuzzKey},
+		{get, "/openai/deployments/d/files?api-version=2024-10-21", "", nil, true, "azure deployment path", ""},
 	}
 	for _, a := range adds {
 		f.Add(a.method, a.path, a.ct, a.body, a.auth, a.headers)
@@ -257,7 +292,7 @@ func FuzzHandlers(f *testing.F) {
 // fuzzOne sends one fuzzed request to world's server and checks the answer.
 func fuzzOne(t *testing.T, world *fuzzWorld, method, path, contentType string, body []byte, auth bool, headers string) {
 	world.refresh(t)
-	target := fuzzTarget(world.expand(path))
+	target := world.route(fuzzTarget(world.expand(path)))
 	body = []byte(world.expand(string(body)))
 	req, err := http.NewRequest(method, "http://uploads.test"+target, bytes.NewReader(body))
 	if err != nil {
@@ -277,7 +312,10 @@ func fuzzOne(t *testing.T, world *fuzzWorld, method, path, contentType string, b
 	res := w.Result()
 	got := w.Body.Bytes()
 	mode := "default"
-	if world.s.API.Strict {
+	switch {
+	case world.azure:
+		mode = "azure"
+	case world.s.API.Strict:
 		mode = "strict"
 	}
 	if res.StatusCode >= 500 {
@@ -305,7 +343,41 @@ func fuzzOne(t *testing.T, world *fuzzWorld, method, path, contentType string, b
 	if res.StatusCode < 400 {
 		t.Fatalf("%s mode: %s %s: status %d, want 200 or an error\n%s", mode, method, target, res.StatusCode, got)
 	}
+	if world.azure {
+		fuzzCheckAzureError(t, mode+" mode: "+method+" "+target, got)
+		return
+	}
 	fuzzCheckError(t, mode+" mode: "+method+" "+target, got)
+}
+
+// fuzzCheckAzureError checks an error answer in Azure mode: Azure's
+// {"error":{"code":"…","message":"…"}}, the gateway's
+// {"statusCode":401,"message":"…"} for a refused token, or the API's own
+// envelope (the handlers' validation is the same in both shapes).
+func fuzzCheckAzureError(t *testing.T, what string, body []byte) {
+	t.Helper()
+	var env struct {
+		Error      map[string]json.RawMessage `json:"error"`
+		StatusCode int                        `json:"statusCode"`
+		Message    string                     `json:"message"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		t.Fatalf("%s: not a JSON object: %s", what, body)
+	}
+	switch {
+	case env.Error == nil:
+		if env.StatusCode != http.StatusUnauthorized || strings.TrimSpace(env.Message) == "" {
+			t.Fatalf("%s: error answer without an error object: %s", what, body)
+		}
+	case env.Error["type"] == nil:
+		var code, msg string
+		if json.Unmarshal(env.Error["code"], &code) != nil || code == "" ||
+			json.Unmarshal(env.Error["message"], &msg) != nil || strings.TrimSpace(msg) == "" || len(env.Error) != 2 {
+			t.Fatalf("%s: not Azure's error body {code, message}: %s", what, body)
+		}
+	default:
+		fuzzCheckError(t, what, body)
+	}
 }
 
 // fuzzHeaders adds the "Name: value" lines of headers that an HTTP server

@@ -21,9 +21,10 @@ import (
 // preamble line longer than the line buffer, LF-only line endings, another
 // field first, quoted-printable, more than multipartSlack bytes before the
 // data) goes to mime/multipart,
-// which sees the whole body from its first byte. found is false when the body
-// has no "data" field.
-func partData(body io.Reader, boundary string) (data io.Reader, found bool, err error) {
+// which sees the whole body from its first byte. header is the field's MIME
+// header (Azure mode checks its Content-Type); it is nil when the body has no
+// "data" field.
+func partData(body io.Reader, boundary string) (data io.Reader, header textproto.MIMEHeader, err error) {
 	// The header reader takes at most multipartSlack bytes, all kept in rec.
 	var rec bytes.Buffer
 	br := bufio.NewReaderSize(io.TeeReader(io.LimitReader(body, multipartSlack), &rec), 4096)
@@ -34,26 +35,34 @@ func partData(body io.Reader, boundary string) (data io.Reader, found bool, err 
 			pending: append([]byte(nil), pending...),
 			dash:    []byte("--" + boundary),
 			nlDash:  []byte("\r\n--" + boundary),
-		}, true, nil
+		}, nonNil(h), nil
 	}
 	// Everything the header reader took is in rec: start again from there.
 	mr := multipart.NewReader(bufio.NewReaderSize(io.MultiReader(&rec, body), 256<<10), boundary)
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {
-			return nil, false, nil
+			return nil, nil, nil
 		}
 		if err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
 		if p.FormName() == "data" {
-			return p, true, nil
+			return p, nonNil(p.Header), nil
 		}
 		// Other fields are not part of the API: skip them, bounded.
 		if _, err := io.CopyN(io.Discard, p, multipartSlack+1); err == nil {
-			return nil, false, &fieldTooLargeError{name: p.FormName()}
+			return nil, nil, &fieldTooLargeError{name: p.FormName()}
 		}
 	}
+}
+
+// nonNil is h, or an empty header in its place.
+func nonNil(h textproto.MIMEHeader) textproto.MIMEHeader {
+	if h == nil {
+		return textproto.MIMEHeader{}
+	}
+	return h
 }
 
 // fieldTooLargeError is a multipart field other than data over multipartSlack.

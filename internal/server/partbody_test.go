@@ -74,7 +74,8 @@ func readAllIn(r io.Reader, n int) ([]byte, error) {
 func checkPartData(t *testing.T, body []byte, boundary string, pattern []byte, bufSize int) {
 	t.Helper()
 	want, wantFound, wantFailed := referenceData(body, boundary)
-	r, found, err := partData(&chunks{b: body, pattern: pattern}, boundary)
+	r, h, err := partData(&chunks{b: body, pattern: pattern}, boundary)
+	found := h != nil
 	failed := err != nil
 	var got []byte
 	if err == nil && found {
@@ -145,9 +146,9 @@ func FuzzPartData(f *testing.F) {
 // A data field that is not the first part still goes through mime/multipart.
 func TestPartDataFallsBackForOtherShapes(t *testing.T) {
 	body := partBody("b", "", "Content-Disposition: form-data; name=\"note\"\r\n", "first", "\r\n--b\r\n"+dataHeader+"\r\nsecond\r\n--b--\r\n")
-	r, found, err := partData(bytes.NewReader(body), "b")
-	if err != nil || !found {
-		t.Fatalf("found %v, err %v", found, err)
+	r, h, err := partData(bytes.NewReader(body), "b")
+	if err != nil || h == nil {
+		t.Fatalf("header %v, err %v", h, err)
 	}
 	if _, direct := r.(*directPart); direct {
 		t.Fatal("the data field is second: expected mime/multipart")

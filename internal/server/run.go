@@ -29,7 +29,9 @@ type Options struct {
 	// ReapInterval is how often expired uploads and files are swept.
 	ReapInterval time.Duration
 	// Ready is called once the server listens, with its base URL
-	// (http://host:port/v1).
+	// (http://host:port/v1), or in Azure mode with the endpoint to give an
+	// Azure client (http://host:port, which clients extend with /openai/…
+	// themselves).
 	Ready func(baseURL string)
 }
 
@@ -66,7 +68,12 @@ func Run(ctx context.Context, o Options) error {
 		ln = faults.ThrottleListener(ln, o.Throttle)
 	}
 	baseURL := "http://" + ln.Addr().String() + "/v1"
-	srv.log.Info("listening", slog.String("base_url", baseURL), slog.String("data_dir", o.DataDir))
+	if o.Azure {
+		baseURL = "http://" + ln.Addr().String()
+		srv.log.Info("listening", slog.String("azure_endpoint", baseURL), slog.String("data_dir", o.DataDir))
+	} else {
+		srv.log.Info("listening", slog.String("base_url", baseURL), slog.String("data_dir", o.DataDir))
+	}
 
 	hs := &http.Server{
 		Handler:           h,

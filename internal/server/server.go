@@ -51,6 +51,14 @@ type Config struct {
 	// upload_id. The default adds those two endpoints and each part's bytes
 	// and md5, which `uploads parts list` and resuming clients use.
 	Strict bool
+	// Azure serves the Azure OpenAI shape of the same API instead of
+	// OpenAI's (see azure.go): the routes /openai/{uploads,files}… with a
+	// dated api-version and /openai/v1/{uploads,files}…, the api-key
+	// header (or a bearer token), Azure's errors for a missing api-version,
+	// a refused credential and a file part without a Content-Type; the
+	// /v1/… routes answer 404. Validation, states and objects are
+	// unchanged, and Strict applies as in the default shape.
+	Azure bool
 	// ProcessDelay is how long a new file stays "uploaded" before it is
 	// "processed" (or "error"); 0 processes it at once. The status is
 	// computed when the file is read, from its creation time, so it holds
@@ -97,27 +105,42 @@ func New(cfg Config) *Server {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", s.handleHealth)
-	mux.Handle("/v1/uploads", s.auth(methods{http.MethodPost: s.createUpload}))
-	if cfg.Strict {
-		// The extensions are unknown URLs, answered as such before auth.
-		mux.HandleFunc("GET /v1/uploads/{id}/parts", unknownURL)
-	} else {
-		mux.Handle("/v1/uploads/{id}", s.auth(methods{http.MethodGet: s.getUpload}))
+	// The same routes under each prefix: /v1, or Azure's two forms.
+	prefixes := []string{"/v1"}
+	if cfg.Azure {
+		prefixes = []string{"/openai", "/openai/v1"}
 	}
-	mux.Handle("/v1/uploads/{id}/parts", s.auth(http.HandlerFunc(s.handleParts)))
-	mux.Handle("/v1/uploads/{id}/complete", s.auth(methods{http.MethodPost: s.completeUpload}))
-	mux.Handle("/v1/uploads/{id}/cancel", s.auth(methods{http.MethodPost: s.cancelUpload}))
-	mux.Handle("/v1/files", s.auth(methods{http.MethodGet: s.listFiles, http.MethodPost: s.createFile}))
-	mux.Handle("/v1/files/{id}", s.auth(methods{http.MethodGet: s.getFile, http.MethodDelete: s.deleteFile}))
-	mux.Handle("/v1/files/{id}/content", s.auth(methods{http.MethodGet: s.fileContent, http.MethodHead: s.fileContent}))
-	mux.HandleFunc("/", unknownURL)
-	s.handler = s.logged(s.recovered(canonicalPaths(mux)))
+	for _, p := range prefixes {
+		mux.Handle(p+"/uploads", s.auth(methods{http.MethodPost: s.createUpload}))
+		if cfg.Strict {
+			// The extensions are unknown URLs, answered as such before auth.
+			mux.HandleFunc("GET "+p+"/uploads/{id}/parts", s.unknownURL)
+		} else {
+			mux.Handle(p+"/uploads/{id}", s.auth(methods{http.MethodGet: s.getUpload}))
+		}
+		mux.Handle(p+"/uploads/{id}/parts", s.auth(http.HandlerFunc(s.handleParts)))
+		mux.Handle(p+"/uploads/{id}/complete", s.auth(methods{http.MethodPost: s.completeUpload}))
+		mux.Handle(p+"/uploads/{id}/cancel", s.auth(methods{http.MethodPost: s.cancelUpload}))
+		mux.Handle(p+"/files", s.auth(methods{http.MethodGet: s.listFiles, http.MethodPost: s.createFile}))
+		mux.Handle(p+"/files/{id}", s.auth(methods{http.MethodGet: s.getFile, http.MethodDelete: s.deleteFile}))
+		mux.Handle(p+"/files/{id}/content", s.auth(methods{http.MethodGet: s.fileContent, http.MethodHead: s.fileContent}))
+	}
+	mux.HandleFunc("/", s.unknownURL)
+	var h http.Handler = mux
+	if cfg.Azure {
+		h = s.azureAPIVersion(h)
+	}
+	s.handler = s.logged(s.recovered(s.canonicalPaths(h)))
 	return s
 }
 
 // unknownURL answers a path (or, in strict mode, an extension) that the API
 // does not have.
-func unknownURL(w http.ResponseWriter, r *http.Request) {
+func (s *Server) unknownURL(w http.ResponseWriter, r *http.Request) {
+	if s.Azure {
+		writeAzureError(w, errAzureNotFound)
+		return
+	}
 	writeError(w, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: strPtr("unknown_url"),
 		Message: fmt.Sprintf("Invalid URL (%s %s): this server implements /v1/uploads and /v1/files.", r.Method, r.URL.Path)})
 }
@@ -126,7 +149,7 @@ func unknownURL(w http.ResponseWriter, r *http.Request) {
 // slash, "." or "..") with the JSON 404 of an unknown URL, naming the
 // canonical path. The ServeMux would redirect it instead, with an HTML body
 // (or none), and every answer of the API is JSON.
-func canonicalPaths(next http.Handler) http.Handler {
+func (s *Server) canonicalPaths(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.EscapedPath()
 		c := path.Clean("/" + p)
@@ -134,6 +157,10 @@ func canonicalPaths(next http.Handler) http.Handler {
 			c += "/"
 		}
 		if r.Method != http.MethodConnect && c != p {
+			if s.Azure {
+				writeAzureError(w, errAzureNotFound) // as Azure answers any URL it does not route
+				return
+			}
 			writeError(w, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: strPtr("unknown_url"),
 				Message: fmt.Sprintf("Invalid URL (%s %s): the path is not canonical; use %s (check the base URL for a trailing or doubled slash).", r.Method, p, c)})
 			return
@@ -177,27 +204,54 @@ func OrgOf(key string) string {
 	return "org-" + hex.EncodeToString(sum[:8])
 }
 
+// auth lets a request with an accepted key through, with its organization
+// in the context, and answers any other with a 401.
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := r.Header.Get("Authorization")
-		scheme, key, _ := strings.Cut(h, " ")
-		key = strings.TrimSpace(key)
-		if !strings.EqualFold(scheme, "Bearer") || key == "" {
-			writeError(w, &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: strPtr("invalid_api_key"),
-				Message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or set OPENAI_API_KEY."})
-			return
+		authorize := s.bearerAuth
+		if s.Azure {
+			authorize = s.azureAuth
 		}
-		o := OrgOf(key)
-		if len(s.Keys) > 0 {
-			var ok bool
-			if o, ok = s.Keys[key]; !ok {
-				writeError(w, &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: strPtr("invalid_api_key"),
-					Message: "Incorrect API key provided. Use one of the keys this server was started with (--api-key)."})
-				return
-			}
+		o, ok := authorize(w, r)
+		if !ok {
+			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), orgKey{}, o)))
 	})
+}
+
+// bearerAuth is OpenAI's authentication: Authorization: Bearer KEY. It
+// returns the key's organization, or answers the 401 and false.
+func (s *Server) bearerAuth(w http.ResponseWriter, r *http.Request) (string, bool) {
+	key, ok := bearerToken(r)
+	if !ok {
+		writeError(w, &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: strPtr("invalid_api_key"),
+			Message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or set OPENAI_API_KEY."})
+		return "", false
+	}
+	o, ok := s.keyOrg(key)
+	if !ok {
+		writeError(w, &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: strPtr("invalid_api_key"),
+			Message: "Incorrect API key provided. Use one of the keys this server was started with (--api-key)."})
+	}
+	return o, ok
+}
+
+// bearerToken is the token of an "Authorization: Bearer TOKEN" header.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, key, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	key = strings.TrimSpace(key)
+	return key, strings.EqualFold(scheme, "Bearer") && key != ""
+}
+
+// keyOrg is the organization of an accepted key; ok is false for a key
+// this server does not accept.
+func (s *Server) keyOrg(key string) (org string, ok bool) {
+	if len(s.Keys) == 0 {
+		return OrgOf(key), true
+	}
+	org, ok = s.Keys[key]
+	return org, ok
 }
 
 func (s *Server) recovered(next http.Handler) http.Handler {

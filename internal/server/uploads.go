@@ -127,7 +127,7 @@ func (s *Server) addPart(w http.ResponseWriter, r *http.Request) {
 			"Expected a multipart/form-data body with one file field named 'data' (Content-Type: %q).", r.Header.Get("Content-Type")))
 		return
 	}
-	data, found, err := partData(r.Body, params["boundary"])
+	data, header, err := partData(r.Body, params["boundary"])
 	var big *fieldTooLargeError
 	switch {
 	case errors.As(err, &big):
@@ -136,8 +136,12 @@ func (s *Server) addPart(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.fail(w, r, bodyError(err, tooLarge, "The multipart body is malformed or ended early"))
 		return
-	case !found:
+	case header == nil:
 		s.fail(w, r, missing("data"))
+		return
+	}
+	if err := s.checkFileContentType(header.Get("Content-Type")); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	part, err := s.store.AddPart(org(r), id, data, s.MaxPartSize, s.MaxUploadSize)

@@ -153,3 +153,19 @@ func (s *Server) Do(t testing.TB, method, path, key string, body any, contentTyp
 	}
 	return Response{Status: res.StatusCode, Header: res.Header, Body: b}
 }
+
+// Send sends a request built by the test (any URL, such as an Azure-mode
+// path under s.URL, and any headers) and reads the whole answer.
+func (s *Server) Send(t testing.TB, req *http.Request) Response {
+	t.Helper()
+	res, err := s.Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read answer: %v", req.Method, req.URL.Path, err)
+	}
+	return Response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
