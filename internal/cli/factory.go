@@ -70,7 +70,7 @@ func (f *Factory) Client(cmd *cobra.Command) (*api.Client, config.Config, error)
 	}
 	c, err := api.New(api.Config{
 		BaseURL: cfg.BaseURL, APIKey: key, Organization: cfg.Organization, Project: cfg.Project,
-		Azure: api.Azure{Endpoint: cfg.AzureEndpoint, APIVersion: cfg.APIVersion, Token: cfg.AzureADToken, TokenCommand: cfg.AzureADTokenCommand},
+		Azure:   api.Azure{Endpoint: cfg.AzureEndpoint, APIVersion: cfg.APIVersion, Token: cfg.AzureADToken, TokenCommand: cfg.AzureADTokenCommand},
 		Timeout: cfg.Timeout, StallTimeout: cfg.StallTimeout, MaxRetries: min(cfg.Retries, 4), HTTPClient: f.HTTPClient,
 		UserAgent: "uploads/" + Version,
 	})
