@@ -71,7 +71,7 @@ type PutOptions struct {
 func newCmdPut(f *Factory) *cobra.Command {
 	o := &PutOptions{IO: f.IO, Args: f.Args, PlainInterval: 5 * time.Second}
 	cmd := &cobra.Command{
-		Use:   "put FILE... --purpose PURPOSE",
+		Use:   "put FILE|DIR|-... --purpose PURPOSE",
 		Short: "Upload files in parallel parts, resumably, and complete them with their MD5",
 		Long: `Upload each FILE (1 byte to 8 GiB) through the Uploads API: create a session,
 send the file in parts of --part-size (at most 64 MiB) with --concurrency parts in
@@ -83,8 +83,16 @@ the first part and after each acknowledged part. Running the same command again
 after an interruption (Ctrl-C, a crash, a lost network) resumes: acknowledged
 parts are not sent again. An expired or vanished session starts over, saying so.
 
-stdout gets the file id of each completed file (with --json, the completed Upload
-object, one JSON line per file); progress goes to stderr.
+A DIR is uploaded with --recursive (its files, filtered by --include and
+--exclude); the whole set is listed and checked before the first request, and
+--dry-run shows it without any request. Files the service would refuse (a batch
+over 200 MiB, a JSONL line that does not parse, …) are refused before they are
+sent, unless --no-check. --skip-existing leaves out content already uploaded.
+"-" reads standard input (with --size and --filename; it cannot be resumed).
+
+stdout gets the file id of each completed file (several files: FILE_ID<TAB>PATH
+lines in the order given; with --json, the completed Upload object, one JSON
+line per file); progress goes to stderr.
 
 Memory: about 20 MiB + --jobs × (1 MiB + --concurrency × 50 KiB), whatever the
 part size (parts stream from disk; they are never held in memory).
