@@ -1,6 +1,7 @@
 package seen
 
 import (
+	"bytes"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
@@ -137,38 +138,56 @@ func TestBounded(t *testing.T) {
 	ix := open(t, dir)
 	ix.max = 5
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range 8 {
+	// The 11th line (more than 2 × max) rewrites the file.
+	for i := range 11 {
 		// Recorded out of order: what counts is UploadedAt.
-		n := (i * 3) % 8
+		n := (i * 3) % 11
 		r := Record{FileID: fmt.Sprintf("file_%d", n), UploadedAt: t0.Add(time.Duration(n) * time.Minute)}
 		if err := ix.Record(base, "batch", int64(n+1), sum(fmt.Sprint(n)), r); err != nil {
 			t.Fatal(err)
 		}
 	}
 	again := open(t, dir)
-	for n := range 8 {
+	for n := range 11 {
 		_, ok := again.Lookup(base, "batch", int64(n+1), sum(fmt.Sprint(n)))
-		if ok != (n >= 3) {
+		if ok != (n >= 6) {
 			t.Fatalf("record %d kept: %v; want the newest 5 only", n, ok)
 		}
+	}
+	if lines := fileLines(t, dir); len(lines) != 6 {
+		t.Fatalf("the rewritten file holds %d lines, want a header and 5 records", len(lines))
 	}
 }
 
 func TestDamagedFileIsMovedAside(t *testing.T) {
-	for name, content := range map[string]string{
-		"not json":      "{\"version\":1,\"records\":[{",
-		"other version": `{"version":2,"records":[]}`,
-		"bad record":    `{"version":1,"records":[{"base_url":"http://x","purpose":"p","size":1,"md5":"zz","file_id":"f"}]}`,
-		"no file id":    `{"version":1,"records":[{"base_url":"http://x","purpose":"p","size":1,"md5":"` + sum("x") + `"}]}`,
+	const head = `{"version":2,"id":"X"}` + "\n"
+	good := `{"base_url":"http://x","purpose":"p","size":1,"md5":"` + sum("x") + `","file_id":"f"}` + "\n"
+	for name, c := range map[string]struct{ content, why string }{
+		"not json":            {"{\"version\":2,\"records\":[{", "no header line"},
+		"no header":           {good, "no header line"},
+		"header without id":   {`{"version":2}` + "\n" + good, "the header has no id"},
+		"other version":       {`{"version":3,"id":"X"}` + "\n", "schema version 3, this uploads reads 2"},
+		"version 1":           {"{\n \"version\": 1,\n \"records\": []\n}\n", "schema version 1, this uploads reads 2"},
+		"bad md5":             {head + `{"base_url":"http://x","purpose":"p","size":1,"md5":"zz","file_id":"f"}` + "\n", "line 2 is malformed"},
+		"not cleaned":         {head + `{"base_url":"http://u:p@x/","purpose":"p","size":1,"md5":"` + sum("x") + `","file_id":"f"}` + "\n", "line 2 is malformed"},
+		"no file id":          {head + `{"base_url":"http://x","purpose":"p","size":1,"md5":"` + sum("x") + `"}` + "\n", "line 2 is malformed"},
+		"forget with id":      {head + `{"base_url":"http://x","purpose":"p","size":1,"md5":"` + sum("x") + `","file_id":"f","forget":true}` + "\n", "line 2 is malformed"},
+		"bad line, then good": {head + "{\n" + good, "line 2 is malformed"},
+		"blank line":          {head + good + "\n" + good, "line 3 is malformed"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, FileName)
-			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			if err := os.WriteFile(path, []byte(c.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			ix := open(t, dir)
-			checkMovedAside(t, ix, path, content)
+			if w := ix.Warnings(); len(w) != 1 || !strings.Contains(w[0].Error(), c.why) {
+				t.Fatalf("warnings = %v; want one saying %q", w, c.why)
+			} else {
+				ix.warnings = w // for checkMovedAside
+			}
+			checkMovedAside(t, ix, path, c.content)
 			if err := ix.Record(base, "batch", 1, sum("a"), Record{FileID: "file_a"}); err != nil {
 				t.Fatal(err)
 			}
@@ -275,15 +294,21 @@ func TestConcurrentWriters(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
+	const head = `{"version":2,"id":"X"}` + "\n"
+	f.Add([]byte(head))
+	f.Add([]byte(head + `{"base_url":"http://x","purpose":"p","size":1,"md5":"` + sum("x") + `","file_id":"f"}` + "\n"))
+	f.Add([]byte(head + `{"base_url":"http://x","purpose":"p","size":1,"md5":"` + sum("x") + `","forget":true}` + "\n{\"base_u"))
 	f.Add([]byte(`{"version":1,"records":[]}`))
-	f.Add([]byte(`{"version":1,"records":[{"base_url":"http://x","purpose":"p","size":1,"md5":"` + sum("x") + `","file_id":"f"}]}`))
 	f.Add([]byte(`[`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := decode(data)
+		v, err := decode(data)
 		if err != nil {
 			return
 		}
-		for k, r := range m {
+		if v.off > int64(len(data)) || (v.off > 0 && data[v.off-1] != '\n') || bytes.IndexByte(data[v.off:], '\n') >= 0 {
+			t.Fatalf("decode stopped at %d of %q", v.off, data)
+		}
+		for k, r := range v.records {
 			if r.FileID == "" || len(k.MD5) != 32 {
 				t.Fatalf("decode accepted %+v %+v", k, r)
 			}
