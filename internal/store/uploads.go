@@ -153,6 +153,13 @@ func (s *Store) AddPart(org, uploadID string, body io.Reader, maxPart, maxUpload
 		return Part{}, be // the client's side: not ours to prefix
 	}
 	if err != nil {
+		// A complete or cancel that won the race removes the upload's part
+		// directory under the write: the answer is then that the upload is
+		// no longer pending (400), not a server error.
+		if cerr := s.CheckPartAllowed(org, uploadID); cerr != nil {
+			s.removeBytes([]string{p.Path})
+			return Part{}, cerr
+		}
 		return Part{}, fmt.Errorf("store part: %w", err)
 	}
 	p.Bytes, p.MD5 = n, sum
