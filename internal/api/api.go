@@ -43,7 +43,10 @@ type Config struct {
 	// MaxRetries is how often the SDK retries the small JSON calls (create,
 	// complete, cancel, files); parts are retried by the caller instead.
 	MaxRetries int
-	// HTTPClient, when set, carries the requests (tests use the server's).
+	// HTTPClient, when set, carries the requests (tests use the server's),
+	// as it is; otherwise a clone of Go's default transport does, with a
+	// bound on the bytes a socket holds unsent and more idle connections
+	// kept (transport.go).
 	HTTPClient *http.Client
 	// UserAgent is sent with every request.
 	UserAgent string
@@ -108,6 +111,8 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.HTTPClient != nil {
 		opts = append(opts, option.WithHTTPClient(cfg.HTTPClient))
+	} else {
+		opts = append(opts, option.WithHTTPClient(defaultHTTPClient()))
 	}
 	if cfg.UserAgent != "" {
 		opts = append(opts, option.WithHeader("User-Agent", cfg.UserAgent))
