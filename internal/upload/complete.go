@@ -71,6 +71,14 @@ func (r *run) complete(ctx context.Context, sum string) (*Result, error) {
 		return nil, fmt.Errorf("save the resume journal before completing: %w", err)
 	}
 	up, err := r.u.Client.Complete(ctx, id, ids, sum)
+	return r.afterComplete(ctx, id, up, err, func(err error) (*Result, error) { return r.repair(ctx, sum, err) })
+}
+
+// afterComplete turns complete's answer into the result: the file, or,
+// after a failure, what can be made of it. A refused MD5 goes to mismatch;
+// a lost answer, or a session no longer pending, sends it looking for the
+// file the session made before anything else.
+func (r *run) afterComplete(ctx context.Context, id string, up *api.Upload, err error, mismatch func(error) (*Result, error)) (*Result, error) {
 	if err == nil {
 		return r.completed(id, up.File.ID, api.RawJSON(up), false), nil
 	}
@@ -78,14 +86,12 @@ func (r *run) complete(ctx context.Context, sum string) (*Result, error) {
 		return nil, err
 	}
 	if ae, ok := api.ErrorOf(err); ok && ae.Code == "md5_mismatch" {
-		return r.repair(ctx, sum, err)
+		return mismatch(err)
 	}
 	how, ended := sessionEnded(err)
 	if !ended && api.Classify(ctx, err) != api.Transient {
 		return nil, err
 	}
-	// The answer may have been lost after the server completed the upload:
-	// look for the file it made before anything else.
 	res, ferr := r.recoverFile(ctx)
 	switch {
 	case res != nil:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/uploads-dev/uploads/internal/api"
+	"github.com/uploads-dev/uploads/internal/journal"
 	"github.com/uploads-dev/uploads/internal/retry"
 	"github.com/uploads-dev/uploads/internal/units"
 )
@@ -46,9 +48,20 @@ func (r *run) sendMissing(ctx context.Context) error {
 // server acknowledges it; its bytes are hashed only by the whole-file pass.
 func (r *run) sendPart(ctx context.Context, i int) error {
 	r.mu.Lock()
-	p, uploadID := r.j.Parts[i], r.j.UploadID
+	p := r.j.Parts[i]
 	r.mu.Unlock()
-	body := api.Section(r.file, p.Offset, p.Length)
+	return r.sendBody(ctx, i, p, r.file, p.Offset, func(err error) retry.Verdict { return r.verdict(ctx, err) }, r.changed)
+}
+
+// sendBody sends part i (p; its bytes at off in src) with retries, the
+// rate cap and the events, and journals it when acknowledged. classify says
+// what is worth a retry; changed (nil for a stream) tells a failure caused
+// by the file changing under the upload.
+func (r *run) sendBody(ctx context.Context, i int, p journal.Part, src io.ReaderAt, off int64, classify func(error) retry.Verdict, changed func() bool) error {
+	r.mu.Lock()
+	uploadID := r.j.UploadID
+	r.mu.Unlock()
+	body := api.Section(src, off, p.Length)
 	body.Limiter = r.opts.Limiter
 	body.OnRead = func(n int) {
 		r.sent.Add(int64(n))
@@ -56,7 +69,7 @@ func (r *run) sendPart(ctx context.Context, i int) error {
 	}
 	op := retry.Op{
 		Policy:   r.opts.Retry,
-		Classify: func(err error) retry.Verdict { return r.verdict(ctx, err) },
+		Classify: classify,
 		Progress: r.ackedParts,
 		Gate:     &r.gate,
 		OnRetry: func(a retry.Attempt) {
@@ -84,7 +97,7 @@ func (r *run) sendPart(ctx context.Context, i int) error {
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
-	if r.changed() {
+	if changed != nil && changed() {
 		return &ChangedError{Path: r.path}
 	}
 	if how, ok := sessionEnded(err); ok {

@@ -381,50 +381,7 @@ func (s *stream) start(ctx context.Context, stop context.CancelCauseFunc, i int,
 // sendPart uploads part i from its spool file, with Put's retries and
 // events.
 func (s *stream) sendPart(ctx context.Context, i int, p journal.Part, sp *spool) error {
-	r := s.r
-	r.mu.Lock()
-	uploadID := r.j.UploadID
-	r.mu.Unlock()
-	body := api.Section(sp.f, 0, p.Length)
-	body.Limiter = r.opts.Limiter
-	body.OnRead = func(n int) {
-		r.sent.Add(int64(n))
-		r.inflight[i].Add(int64(n))
-	}
-	op := retry.Op{
-		Policy:   r.opts.Retry,
-		Classify: func(err error) retry.Verdict { return streamVerdict(ctx, err) },
-		Progress: r.ackedParts,
-		Gate:     &r.gate,
-		OnRetry: func(a retry.Attempt) {
-			r.retries.Add(1)
-			e := Event{Type: EventRetry, Part: i + 1, Attempt: a.N, Wait: a.Wait, Error: retryReason(a.Err)}
-			var se *api.StalledError
-			if errors.As(a.Err, &se) {
-				r.stalls.Add(1)
-				e.Reason = "stalled"
-			}
-			r.emit(e)
-		},
-	}
-	attempt := 0
-	err := op.Do(ctx, func() error {
-		attempt++
-		r.inflight[i].Store(0)
-		r.emit(Event{Type: EventPartStarted, Part: i + 1, Attempt: attempt})
-		part, err := r.u.Client.AddPart(ctx, uploadID, body)
-		if err != nil {
-			return err
-		}
-		return r.ack(i, part.ID)
-	})
-	if err == nil || ctx.Err() != nil {
-		return err
-	}
-	if how, ok := sessionEnded(err); ok {
-		return &endedError{uploadID: uploadID, how: how, err: err}
-	}
-	return fmt.Errorf("part %d of %s (bytes %d-%d): %w", i+1, r.path, p.Offset, p.Offset+p.Length-1, err)
+	return s.r.sendBody(ctx, i, p, sp.f, 0, func(err error) retry.Verdict { return streamVerdict(ctx, err) }, nil)
 }
 
 // streamVerdict is run.verdict without the check of a file on disk.
@@ -453,29 +410,9 @@ func (s *stream) complete(ctx context.Context, sum string) (*Result, error) {
 	id := r.j.UploadID
 	r.mu.Unlock()
 	up, err := r.u.Client.Complete(ctx, id, ids, sum)
-	if err == nil {
-		return r.completed(id, up.File.ID, api.RawJSON(up), false), nil
-	}
-	if ctx.Err() != nil {
-		return nil, err
-	}
-	if ae, ok := api.ErrorOf(err); ok && ae.Code == "md5_mismatch" {
+	return r.afterComplete(ctx, id, up, err, func(err error) (*Result, error) {
 		return nil, fmt.Errorf("the parts on the server do not add up to the MD5 of what was read (a part was damaged on the way), and their bytes are no longer at hand to send again: %w", err)
-	}
-	how, ended := sessionEnded(err)
-	if !ended && api.Classify(ctx, err) != api.Transient {
-		return nil, err
-	}
-	res, ferr := r.recoverFile(ctx)
-	switch {
-	case res != nil:
-		return res, nil
-	case ferr != nil && ctx.Err() != nil:
-		return nil, ferr
-	case ended:
-		return nil, &endedError{uploadID: id, how: how + " and no file it made was found", err: err}
-	}
-	return nil, err
+	})
 }
 
 // spool is one part's bytes on disk.
