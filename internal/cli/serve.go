@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"os"
@@ -36,6 +37,11 @@ type ServeOptions struct {
 	FaultSeed     uint64
 	Latency       time.Duration
 	Throttle      units.Size
+	ThrottleLink  units.Size
+	TLS           bool
+	TLSCert       string
+	TLSKey        string
+	TLSHosts      []string
 	ReapInterval  time.Duration
 	ProcessDelay  time.Duration
 	ProcessFail   string
@@ -75,16 +81,31 @@ one, the key in an api-key header (or as a bearer token), Azure's error
 bodies, and a file or part without a Content-Type refused; /v1/... is 404.
 It combines with --strict.
 
-The base URL (http://ADDR/v1) is printed on stdout once the server listens,
-or with --azure the endpoint to give an Azure client (http://ADDR, as
-AZURE_OPENAI_ENDPOINT); the request log goes to stderr. SIGINT or SIGTERM
-stops it gracefully.`,
+--tls serves HTTPS, offering HTTP/2 and HTTP/1.1 by ALPN as the real
+service's edge does, with a self-signed certificate kept in
+DATA_DIR/tls/cert.pem (made at the first start, or when it nears its end or
+lacks a name; it covers localhost, 127.0.0.1, ::1, the host of --addr and
+each --tls-host). Clients trust it as a root: SSL_CERT_FILE=DATA_DIR/tls/cert.pem,
+uploads --ca-cert DATA_DIR/tls/cert.pem, curl --cacert DATA_DIR/tls/cert.pem.
+--tls-cert and --tls-key serve your own certificate and key instead.
+
+--throttle caps each TCP connection (every HTTP/2 stream on it shares the
+cap); --throttle-link caps all connections together, as one link.
+
+The base URL (http://ADDR/v1, or https://ADDR/v1 with TLS) is printed on
+stdout once the server listens, or with --azure the endpoint to give an
+Azure client (http://ADDR, as AZURE_OPENAI_ENDPOINT); the request log goes
+to stderr. SIGINT or SIGTERM stops it gracefully.`,
 		Example: `  uploads serve
   uploads serve --addr 127.0.0.1:0 --data-dir /tmp/uploads-data
   uploads serve --strict
   uploads serve --azure --api-key azure-test-key
   uploads serve --api-key sk-test=org-a --api-key sk-other=org-b
   uploads serve --fault-rate 0.3 --fault-seed 7 --throttle 40MiB
+  uploads serve --throttle 40MiB --throttle-link 100MiB
+  uploads serve --tls --addr 127.0.0.1:0 --data-dir /tmp/uploads-data
+  uploads serve --tls --tls-host uploads.test --tls-host 192.0.2.7
+  uploads serve --tls-cert cert.pem --tls-key key.pem
   uploads serve --fault-rate 0.2 --fault-kinds lost --fault-on parts,complete
   uploads serve --process-delay 5s --process-fail 'bad-*'`,
 		Args: noArgs,
@@ -109,7 +130,12 @@ stops it gracefully.`,
 	f.StringVar(&o.FaultOn, "fault-on", "parts", "endpoints the faults apply to: any of create, parts, complete, cancel")
 	f.Uint64Var(&o.FaultSeed, "fault-seed", 1, "seed for the fault decisions, for reproducible runs")
 	f.DurationVar(&o.Latency, "latency", 0, "delay added to every request (e.g. 50ms)")
-	f.Var(&o.Throttle, "throttle", "cap each connection's upload rate, in bytes per second (e.g. 40MiB)")
+	f.Var(&o.Throttle, "throttle", "cap each TCP connection's upload rate, in bytes per second (e.g. 40MiB); HTTP/2 streams on one connection share it")
+	f.Var(&o.ThrottleLink, "throttle-link", "cap the upload rate of all connections together, in bytes per second (e.g. 100MiB), as one link; combines with --throttle")
+	f.BoolVar(&o.TLS, "tls", false, "serve HTTPS (HTTP/2 and HTTP/1.1) with a self-signed certificate kept in DATA_DIR/tls/cert.pem, for clients to trust")
+	f.StringVar(&o.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate (with --tls-key)")
+	f.StringVar(&o.TLSKey, "tls-key", "", "the PEM private key of --tls-cert")
+	f.StringArrayVar(&o.TLSHosts, "tls-host", nil, "another DNS name or IP address for the self-signed certificate to cover (repeatable; implies --tls)")
 	f.DurationVar(&o.ReapInterval, "reap-interval", 30*time.Second, "how often expired uploads and files are swept")
 	f.DurationVar(&o.ProcessDelay, "process-delay", 0, `how long a new file's status stays "uploaded" before it is "processed" (0: processed at once)`)
 	f.StringVar(&o.ProcessFail, "process-fail", "", `files whose filename matches this glob (path.Match: *, ?, [a-z]) end in status "error", with status_details, instead of "processed"`)
@@ -143,6 +169,10 @@ func (o *ServeOptions) serverOptions() (server.Options, error) {
 		return so, usagef(fmt.Errorf("--process-fail: %w", err))
 	}
 	so.ProcessDelay, so.ProcessFail = o.ProcessDelay, o.ProcessFail
+	so.ThrottleLink = int64(o.ThrottleLink)
+	if err := o.tlsOptions(&so); err != nil {
+		return so, err
+	}
 	so.Purposes = server.DefaultPurposes()
 	for _, spec := range o.AllowMIME {
 		if err := so.Purposes.Allow(spec); err != nil {
@@ -188,6 +218,39 @@ func (o *ServeOptions) serverOptions() (server.Options, error) {
 		so.Faults = inj
 	}
 	return so, nil
+}
+
+// tlsOptions checks the TLS flags and sets them in so: the given pair must
+// be readable and match; --tls-host names must be DNS names or IPs.
+func (o *ServeOptions) tlsOptions(so *server.Options) error {
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		return usagef(fmt.Errorf("--tls-cert and --tls-key go together: give the certificate and its key, or neither (--tls makes a self-signed pair)"))
+	}
+	if o.TLSCert != "" {
+		if len(o.TLSHosts) > 0 {
+			return usagef(fmt.Errorf("--tls-host names the self-signed certificate's hosts: it does not apply to --tls-cert"))
+		}
+		certPEM, err := os.ReadFile(o.TLSCert)
+		if err != nil {
+			return usagef(fmt.Errorf("--tls-cert: %w", err))
+		}
+		keyPEM, err := os.ReadFile(o.TLSKey)
+		if err != nil {
+			return usagef(fmt.Errorf("--tls-key: %w", err))
+		}
+		if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+			return usagef(fmt.Errorf("--tls-cert %s and --tls-key %s are not a usable PEM certificate and its key: %w", o.TLSCert, o.TLSKey, err))
+		}
+		so.TLSCertFile, so.TLSKeyFile = o.TLSCert, o.TLSKey
+		return nil
+	}
+	for _, h := range o.TLSHosts {
+		if err := server.CheckTLSHost(h); err != nil {
+			return usagef(fmt.Errorf("--tls-host: %w", err))
+		}
+	}
+	so.TLSSelfSigned, so.TLSHosts = o.TLS || len(o.TLSHosts) > 0, o.TLSHosts
+	return nil
 }
 
 func runServe(ctx context.Context, o *ServeOptions) error {

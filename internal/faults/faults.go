@@ -2,7 +2,8 @@
 // benchmarks: it fails a chosen fraction of requests to chosen endpoints with
 // 500, 503, 429 (with Retry-After), a connection dropped mid-body, or an
 // answer lost after the server acted; it adds latency, and caps the rate at
-// which each connection can send bytes to the server.
+// which each connection, and all of them together, can send bytes to the
+// server.
 //
 // Each piece is a wrapper around an http.Handler (or a net.Listener), for
 // whoever assembles a server to compose: the API's handler knows nothing of
@@ -43,7 +44,8 @@ const (
 	// Stall reads the first MiB of the body (or a random share of a smaller
 	// one), then neither reads nor answers, as a dead network path does: the
 	// connection is taken from the HTTP server and held for StallFor, then
-	// closed. The server does nothing with the request.
+	// closed (over HTTP/2, the stream is held, then reset). The server does
+	// nothing with the request.
 	Stall Kind = "stall"
 )
 
@@ -250,11 +252,11 @@ func (in *Injector) Wrap(next http.Handler) http.Handler {
 			ms := in.cfg.RetryAfter.Milliseconds()
 			w.Header().Set("Retry-After", fmt.Sprint((ms+999)/1000))
 			w.Header().Set("Retry-After-Ms", fmt.Sprint(ms))
-			writeFault(w, http.StatusTooManyRequests, "rate_limit_exceeded", "requests", "Rate limit reached (injected fault). Retry after the time in Retry-After.")
+			writeFault(w, r, http.StatusTooManyRequests, "rate_limit_exceeded", "requests", "Rate limit reached (injected fault). Retry after the time in Retry-After.")
 		case Status503:
-			writeFault(w, http.StatusServiceUnavailable, "server_overloaded", "server_error", "The server is overloaded (injected fault). Retry the request.")
+			writeFault(w, r, http.StatusServiceUnavailable, "server_overloaded", "server_error", "The server is overloaded (injected fault). Retry the request.")
 		default:
-			writeFault(w, http.StatusInternalServerError, "server_error", "server_error", "The server had an error while processing your request (injected fault). Retry the request.")
+			writeFault(w, r, http.StatusInternalServerError, "server_error", "server_error", "The server had an error while processing your request (injected fault). Retry the request.")
 		}
 	})
 }
@@ -262,23 +264,38 @@ func (in *Injector) Wrap(next http.Handler) http.Handler {
 // DefaultStallFor is how long a stalled request's connection is held.
 const DefaultStallFor = 10 * time.Minute
 
-// StallRequest reads the first n bytes of r's body, then takes the
-// connection from the HTTP server and neither reads nor answers for d, then
-// closes it: a dead path as the client sees it. (A handler that merely
-// blocked would not do: net/http notices a client going away only once the
-// body is read, and a server waits for its handlers when it shuts down.)
+// StallRequest reads the first n bytes of r's body, then neither reads nor
+// answers: a dead path as the client sees it.
+//
+// Over HTTP/1 it takes the connection from the HTTP server and holds it for
+// d, then closes it. (A handler that merely blocked would not do: net/http
+// notices a client going away only once the body is read, and a server waits
+// for its handlers when it shuts down.) An HTTP/2 stream cannot be taken
+// from the server (nor can a connection whose Hijack fails): the handler
+// blocks instead until the stream's context ends (the client cancels, the
+// connection closes) or d has passed, then resets the stream. Meanwhile the
+// stream's unread bytes hold its share of the connection's flow-control
+// window, as a stuck stream does.
 func StallRequest(w http.ResponseWriter, r *http.Request, n int64, d time.Duration) {
 	_, _ = io.CopyN(io.Discard, r.Body, n)
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler) // no connection to hold: drop it
+	if r.ProtoMajor < 2 {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			go func() {
+				t := time.NewTimer(d)
+				defer t.Stop()
+				<-t.C
+				_ = conn.Close()
+			}()
+			return
+		}
 	}
-	go func() {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		<-t.C
-		_ = conn.Close()
-	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+	panic(http.ErrAbortHandler) // reset the stream, no answer
 }
 
 // discardWriter is the ResponseWriter of a request whose answer is lost.
@@ -288,9 +305,15 @@ func (d *discardWriter) Header() http.Header         { return d.h }
 func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discardWriter) WriteHeader(int)             {}
 
-func writeFault(w http.ResponseWriter, status int, code, typ, msg string) {
+// writeFault answers r with an error, leaving its body unread: over HTTP/1
+// the connection is closed after the answer; over HTTP/2 the server resets
+// the stream alone (a Connection header would make it close the whole
+// connection, every other stream's too).
+func writeFault(w http.ResponseWriter, r *http.Request, status int, code, typ, msg string) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Connection", "close") // the body is left unread
+	if r.ProtoMajor < 2 {
+		w.Header().Set("Connection", "close")
+	}
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"error":{"message":%q,"type":%q,"param":null,"code":%q}}`+"\n", msg, typ, code)
 }
@@ -311,12 +334,40 @@ func Latency(d time.Duration, next http.Handler) http.Handler {
 // ThrottleListener caps how fast each accepted connection can deliver bytes
 // to the server, as one TCP stream to a far-away endpoint would.
 func ThrottleListener(ln net.Listener, bytesPerSecond int64) net.Listener {
-	return &throttled{Listener: ln, rate: bytesPerSecond}
+	return NewThrottleListener(ln, Throttle{PerConn: bytesPerSecond})
+}
+
+// Throttle says how fast the connections of a listener can deliver bytes to
+// the server, in bytes per second; 0 is no cap.
+type Throttle struct {
+	// PerConn caps each TCP connection on its own (every HTTP/2 stream on
+	// it shares the cap), as one TCP stream to a far-away endpoint.
+	PerConn int64
+	// Link caps all the connections together, as the one link between a
+	// client and the server that every connection crosses.
+	Link int64
+}
+
+// NewThrottleListener caps the bytes its accepted connections deliver as t
+// says. With both caps, a connection's bytes wait for both.
+func NewThrottleListener(ln net.Listener, t Throttle) net.Listener {
+	tl := &throttled{Listener: ln, t: t}
+	if t.Link > 0 {
+		tl.link = newLimiter(t.Link)
+	}
+	return tl
 }
 
 type throttled struct {
 	net.Listener
-	rate int64
+	t    Throttle
+	link *rate.Limiter // shared by every connection; nil for no link cap
+}
+
+// newLimiter allows bytesPerSecond with a burst of a second of it, at most
+// 1 MiB.
+func newLimiter(bytesPerSecond int64) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(bytesPerSecond), int(min(bytesPerSecond, 1<<20)))
 }
 
 func (t *throttled) Accept() (net.Conn, error) {
@@ -324,29 +375,57 @@ func (t *throttled) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The rate one connection can get: its own cap, or the link's when
+	// that is lower (or the only one).
+	connRate := t.t.PerConn
+	if t.t.Link > 0 && (connRate <= 0 || t.t.Link < connRate) {
+		connRate = t.t.Link
+	}
+	if connRate <= 0 {
+		return c, nil
+	}
 	// A far link's receiver does not take megabytes ahead of the rate: keep
 	// the socket's receive buffer near a quarter second of it, so that the
 	// client sees the rate, not loopback's buffers.
 	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetReadBuffer(int(max(min(t.rate/4, 4<<20), 16<<10)))
+		_ = tc.SetReadBuffer(int(max(min(connRate/4, 4<<20), 16<<10)))
 	}
-	burst := int(min(t.rate, 1<<20))
-	return &throttledConn{Conn: c, lim: rate.NewLimiter(rate.Limit(t.rate), burst), burst: burst}, nil
+	tc := &throttledConn{Conn: c, link: t.link}
+	if t.t.PerConn > 0 {
+		tc.own = newLimiter(t.t.PerConn)
+	}
+	tc.chunk = limiterBurst(tc.own, limiterBurst(tc.link, 1<<20))
+	return tc, nil
 }
 
+// limiterBurst is the smaller of lim's burst (when lim is not nil) and n.
+func limiterBurst(lim *rate.Limiter, n int) int {
+	if lim == nil {
+		return n
+	}
+	return min(lim.Burst(), n)
+}
+
+// throttledConn waits, after each read, until its own limiter and the
+// link's (each when not nil) allow the bytes read.
 type throttledConn struct {
 	net.Conn
-	lim   *rate.Limiter
-	burst int
+	own, link *rate.Limiter
+	chunk     int // the most one read takes: no more than either burst
 }
 
 func (c *throttledConn) Read(p []byte) (int, error) {
-	if len(p) > c.burst {
-		p = p[:c.burst]
+	if len(p) > c.chunk {
+		p = p[:c.chunk]
 	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
-		_ = c.lim.WaitN(context.Background(), n)
+		if c.own != nil {
+			_ = c.own.WaitN(context.Background(), n)
+		}
+		if c.link != nil {
+			_ = c.link.WaitN(context.Background(), n)
+		}
 	}
 	return n, err
 }

@@ -2,13 +2,16 @@ package faults
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,6 +64,57 @@ func TestThrottleCapsEachConnection(t *testing.T) {
 	minimum := time.Duration(float64(n-(1<<20)) / limit * float64(time.Second))
 	if took := upload(t, limit, n); took < minimum {
 		t.Fatalf("2 MiB at 4 MiB/s arrived in %v, faster than the cap allows (%v)", took, minimum)
+	}
+}
+
+// The link cap is shared: two connections sending 2 MiB each under an
+// 8 MiB/s link cannot deliver their 4 MiB in less than 3 MiB / 8 MiB/s (one
+// burst of 1 MiB comes at once), however fast each connection may go.
+func TestThrottleLinkCapsAllConnectionsTogether(t *testing.T) {
+	const link, n = 8 << 20, 2 << 20
+	minimum := time.Duration(float64(2*n-(1<<20)) / link * float64(time.Second))
+	for _, th := range []Throttle{{Link: link}, {Link: link, PerConn: 64 << 20}} {
+		var conns atomic.Int64
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+		}))
+		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				conns.Add(1)
+			}
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Listener = NewThrottleListener(ln, th)
+		srv.Start()
+		start := time.Now()
+		var wg sync.WaitGroup
+		errs := make(chan error, 2)
+		for range 2 {
+			wg.Go(func() {
+				res, err := srv.Client().Post(srv.URL, "application/octet-stream", bytes.NewReader(make([]byte, n)))
+				if err != nil {
+					errs <- err
+					return
+				}
+				res.Body.Close()
+			})
+		}
+		wg.Wait()
+		took := time.Since(start)
+		srv.Close()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if conns.Load() != 2 {
+			t.Fatalf("%+v: %d connections, want 2", th, conns.Load())
+		}
+		if took < minimum {
+			t.Fatalf("%+v: 2×2 MiB arrived in %v, faster than the 8 MiB/s link allows (%v)", th, took, minimum)
+		}
 	}
 }
 
@@ -250,5 +304,111 @@ func TestStallStopsReadingAndNeverAnswers(t *testing.T) {
 	}
 	if inj.Injected() != 1 {
 		t.Fatalf("injected %d faults, want 1", inj.Injected())
+	}
+}
+
+// h2Server is an HTTPS server offering HTTP/2 around h; the handler notes the
+// protocol of each request it sees.
+func h2Server(t *testing.T, h http.Handler) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var proto atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proto.Store(int64(r.ProtoMajor))
+		h.ServeHTTP(w, r)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv, &proto
+}
+
+// Over HTTP/2 a stall holds the stream, neither reading nor answering,
+// until its time is up; then the stream is reset.
+func TestStallOverHTTP2HoldsTheStream(t *testing.T) {
+	inj, err := New(Config{Rate: 1, Kinds: []Kind{Stall}, StallFor: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var handled atomic.Bool
+	srv, proto := h2Server(t, inj.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handled.Store(true)
+	})))
+	const size = 64 << 20
+	body := &countingReader{r: bytes.NewReader(make([]byte, size))}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/uploads/u/parts", body)
+	req.ContentLength = size
+	start := time.Now()
+	res, err := srv.Client().Do(req)
+	if err == nil {
+		res.Body.Close()
+		t.Fatalf("a stalled request was answered: %d", res.StatusCode)
+	}
+	if proto.Load() != 2 {
+		t.Fatalf("the request came over HTTP/%d, want HTTP/2", proto.Load())
+	}
+	if took := time.Since(start); took < time.Second {
+		t.Fatalf("the stall ended after %v, want the 1 s it was set to hold", took)
+	}
+	if sent := body.n.Load(); sent >= size {
+		t.Fatalf("the client sent all %d bytes: the server kept reading", sent)
+	}
+	if handled.Load() {
+		t.Fatal("the API handled a stalled request")
+	}
+}
+
+// Over HTTP/2 a stall ends with its stream: a client that gives up frees
+// the handler at once, not after StallFor.
+func TestStallOverHTTP2EndsWhenTheClientGivesUp(t *testing.T) {
+	inj, err := New(Config{Rate: 1, Kinds: []Kind{Stall}, StallFor: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	srv, _ := h2Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(done)
+		defer func() { _ = recover() }() // the stall's abort
+		inj.Wrap(http.NotFoundHandler()).ServeHTTP(w, r)
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v1/uploads/u/parts", bytes.NewReader(make([]byte, 4<<20)))
+	if res, err := srv.Client().Do(req); err == nil {
+		res.Body.Close()
+		t.Fatalf("a stalled request was answered: %d", res.StatusCode)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stalled handler still runs 10 s after its client gave up")
+	}
+}
+
+// Over HTTP/2 an injected error answers its stream and leaves the
+// connection to the others: the next request reuses it.
+func TestFaultOverHTTP2KeepsTheConnection(t *testing.T) {
+	inj, err := New(Config{Rate: 1, Kinds: []Kind{Status503}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := h2Server(t, inj.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	c := srv.Client()
+	for i := range 2 {
+		var reused bool
+		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused }}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace),
+			http.MethodPost, srv.URL+"/v1/uploads/u/parts", bytes.NewReader(make([]byte, 64<<10)))
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 503 || res.ProtoMajor != 2 {
+			t.Fatalf("HTTP/%d %d, want an HTTP/2 503", res.ProtoMajor, res.StatusCode)
+		}
+		if i == 1 && !reused {
+			t.Fatal("the second request needed a new connection: the fault closed the first")
+		}
 	}
 }
