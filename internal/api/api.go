@@ -44,10 +44,15 @@ type Config struct {
 	// complete, cancel, files); parts are retried by the caller instead.
 	MaxRetries int
 	// HTTPClient, when set, carries the requests (tests use the server's),
-	// as it is; otherwise a clone of Go's default transport does, with a
-	// bound on the bytes a socket holds unsent and more idle connections
-	// kept (transport.go).
+	// as it is; otherwise a clone of Go's default transport does, speaking
+	// HTTP/1.1 so that each part in flight has a TCP connection of its own,
+	// with a bound on the bytes a socket holds unsent and more idle
+	// connections kept (transport.go).
 	HTTPClient *http.Client
+	// CACertFile, when set, names a PEM file of certificate authorities
+	// trusted besides the system's (a private CA, `uploads serve --tls`).
+	// It does not apply to an HTTPClient given above.
+	CACertFile string
 	// UserAgent is sent with every request.
 	UserAgent string
 	// Azure, when its Endpoint is set, reaches Azure OpenAI (or a server in
@@ -109,11 +114,14 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout > 0 {
 		opts = append(opts, option.WithRequestTimeout(cfg.Timeout))
 	}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, option.WithHTTPClient(cfg.HTTPClient))
-	} else {
-		opts = append(opts, option.WithHTTPClient(defaultHTTPClient()))
+	hc := cfg.HTTPClient
+	if hc == nil {
+		var err error
+		if hc, err = httpClientFor(cfg.CACertFile); err != nil {
+			return nil, err
+		}
 	}
+	opts = append(opts, option.WithHTTPClient(hc))
 	if cfg.UserAgent != "" {
 		opts = append(opts, option.WithHeader("User-Agent", cfg.UserAgent))
 	}

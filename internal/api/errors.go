@@ -66,6 +66,9 @@ func Classify(ctx context.Context, err error) Class {
 		}
 		return Other
 	}
+	if IsCertificateError(err) {
+		return Other // the server is not trusted: sending again cannot help
+	}
 	// Failures of a request on its way (the HTTP client wraps them in a
 	// *url.Error); not, say, a local listen error.
 	var ue *url.Error

@@ -273,7 +273,7 @@ func BenchmarkWireGap(b *testing.B) {
 			var tail time.Duration
 			n := 0
 			for b.Loop() {
-				hc := &http.Client{Transport: newTransport(lowat)}
+				hc := &http.Client{Transport: newTransport(lowat, nil)}
 				w := measureWireGap(b, ws, hc, 4, 5<<20)
 				hc.CloseIdleConnections()
 				ahead = max(ahead, slices.Max(w.ahead))

@@ -33,8 +33,10 @@ const HelpTrailer = `ENVIRONMENT
                or an Entra ID token
   UPLOADS_CONFIG, UPLOADS_TIMEOUT, UPLOADS_STALL_TIMEOUT, UPLOADS_RETRIES,
   UPLOADS_CONCURRENCY, UPLOADS_PART_SIZE, UPLOADS_MIN_PART_SIZE, UPLOADS_JOURNAL_DIR,
-  UPLOADS_FORMAT, UPLOADS_AZURE_AD_TOKEN_COMMAND
+  UPLOADS_FORMAT, UPLOADS_AZURE_AD_TOKEN_COMMAND, UPLOADS_CA_CERT
                this tool's settings (a flag wins over the environment, which wins over the file)
+  SSL_CERT_FILE, SSL_CERT_DIR, HTTPS_PROXY, NO_PROXY
+               the certificate authorities trusted instead of the system's; the proxy (CONNECT)
 
 FILES
   $XDG_CONFIG_HOME/uploads/config.yaml   the config file (or --config, or UPLOADS_CONFIG)
@@ -187,6 +189,8 @@ func describeError(ctx context.Context, err error) errorReport {
 	case errors.Is(err, api.ErrNoAPIKey):
 	case apiParam(err) == "purpose":
 		r.Hint = "purposes are passed to the server as given, and the server decides: use one it names above (each provider has its own list; this server's answer is the one that counts)"
+	case api.IsCertificateError(err):
+		r.Hint = "the server's certificate is not trusted: if it is signed by a private CA (such as 'uploads serve --tls', whose certificate is DATA_DIR/tls/cert.pem), pass that CA with --ca-cert FILE or UPLOADS_CA_CERT, or set SSL_CERT_FILE"
 	case wrongBaseURL(err):
 		r.Hint = "the server has no such URL: the base URL of the API usually ends in /v1 (for example https://api.openai.com/v1 or http://127.0.0.1:8089/v1); check --base-url or OPENAI_BASE_URL"
 	default:

@@ -72,9 +72,13 @@ func (f *Factory) Client(cmd *cobra.Command) (*api.Client, config.Config, error)
 		BaseURL: cfg.BaseURL, APIKey: key, Organization: cfg.Organization, Project: cfg.Project,
 		Azure:   api.Azure{Endpoint: cfg.AzureEndpoint, APIVersion: cfg.APIVersion, Token: cfg.AzureADToken, TokenCommand: cfg.AzureADTokenCommand},
 		Timeout: cfg.Timeout, StallTimeout: cfg.StallTimeout, MaxRetries: min(cfg.Retries, 4), HTTPClient: f.HTTPClient,
-		UserAgent: "uploads/" + Version,
+		CACertFile: cfg.CACert,
+		UserAgent:  "uploads/" + Version,
 	})
 	if err != nil {
+		if ce := (*api.CACertError)(nil); errors.As(err, &ce) {
+			err = fmt.Errorf("--ca-cert (or UPLOADS_CA_CERT, ca_cert in the config file): %w", err)
+		}
 		return nil, cfg, configErr(err)
 	}
 	f.client = c

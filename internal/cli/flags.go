@@ -72,7 +72,8 @@ func (f *Factory) addAPIFlags(cmd *cobra.Command) {
 	fl.String("azure-endpoint", "", "Azure OpenAI endpoint, https://RESOURCE.openai.azure.com (or …/openai/v1); instead of --base-url (env AZURE_OPENAI_ENDPOINT)")
 	fl.String("api-version", "", "Azure OpenAI API version (env OPENAI_API_VERSION; default "+api.DefaultAPIVersion+")")
 	fl.String("azure-ad-token-command", "", "with Azure and no API key, a command that prints an Entra ID token, e.g. 'az account get-access-token --resource https://cognitiveservices.azure.com --query accessToken -o tsv' (env UPLOADS_AZURE_AD_TOKEN_COMMAND)")
-	inGroup(fl, groupAPI, "base-url", "api-key", "organization", "project", "timeout", "azure-endpoint", "api-version", "azure-ad-token-command")
+	fl.String("ca-cert", "", "PEM file of certificate authorities to trust besides the system's, for a server with a private CA such as 'uploads serve --tls' (env UPLOADS_CA_CERT; SSL_CERT_FILE replaces the system's)")
+	inGroup(fl, groupAPI, "base-url", "api-key", "organization", "project", "timeout", "ca-cert", "azure-endpoint", "api-version", "azure-ad-token-command")
 }
 
 // addJournalDirFlag adds --journal-dir.

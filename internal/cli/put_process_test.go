@@ -92,7 +92,13 @@ func startPut(t *testing.T, s *servertest.Server, env []string, on func(*putProc
 	t.Cleanup(cancel)
 	p := &putProcess{done: make(chan struct{})}
 	p.cmd = exec.CommandContext(ctx, uploadsBinary(t), append([]string{"put", "--progress", "json"}, args...)...)
-	p.cmd.Env = append(os.Environ(), append([]string{"OPENAI_BASE_URL=" + s.BaseURL, "OPENAI_API_KEY=sk-test"}, env...)...)
+	base := []string{"OPENAI_BASE_URL=" + s.BaseURL, "OPENAI_API_KEY=sk-test"}
+	if s.CAFile != "" {
+		// Over HTTPS, the server's certificate is trusted as a user of a
+		// private CA would on Linux: Go reads SSL_CERT_FILE.
+		base = append(base, "SSL_CERT_FILE="+s.CAFile)
+	}
+	p.cmd.Env = append(os.Environ(), append(base, env...)...)
 	p.cmd.Stdout = &p.stdout
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -180,20 +186,35 @@ func TestPutResumesAfterSIGKILL(t *testing.T) {
 	bothModes(t, testPutResumesAfterSIGKILL)
 }
 
-// bothModes runs f against the bundled server's default mode and its strict
-// mode (the real service's surface).
-func bothModes(t *testing.T, f func(t *testing.T, strict bool)) {
-	for _, strict := range []bool{false, true} {
-		name := "default"
-		if strict {
-			name = "strict"
-		}
-		t.Run(name, func(t *testing.T) { f(t, strict) })
+// serverMode is how a process test reaches the bundled server.
+type serverMode struct {
+	name   string
+	strict bool // only the real service's documented API
+	https  bool // over TLS with HTTP/2 offered, as the real service's edge
+}
+
+// modes are the default mode over HTTP, and strict mode both over HTTP and
+// over HTTPS with HTTP/2 offered: what users of the real service meet.
+var modes = []serverMode{{"default", false, false}, {"strict", true, false}, {"strict-https", true, true}}
+
+// bothModes runs f against each of modes.
+func bothModes(t *testing.T, f func(t *testing.T, m serverMode)) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) { f(t, m) })
 	}
 }
 
-func testPutResumesAfterSIGKILL(t *testing.T, strict bool) {
-	s := servertest.Start(t, server.Config{Strict: strict}, latency(20*time.Millisecond))
+// start starts the in-process server in mode m.
+func (m serverMode) start(t *testing.T, wraps ...func(http.Handler) http.Handler) *servertest.Server {
+	t.Helper()
+	if m.https {
+		return servertest.StartTLS(t, server.Config{Strict: m.strict}, wraps...)
+	}
+	return servertest.Start(t, server.Config{Strict: m.strict}, wraps...)
+}
+
+func testPutResumesAfterSIGKILL(t *testing.T, m serverMode) {
+	s := m.start(t, latency(20*time.Millisecond))
 	path, data := sampleFile(t, 24<<20)
 	env := []string{"XDG_STATE_HOME=" + t.TempDir()}
 	args := []string{path, "--purpose", "video", "--part-size", "512KiB", "--concurrency", "4"}
@@ -246,8 +267,8 @@ func TestPutInterruptedExits130(t *testing.T) {
 // The API key given with --api-key: never printed, never journaled.
 const secretKey = "sk-test"
 
-func testPutInterruptedExits130(t *testing.T, strict bool) {
-	s := servertest.Start(t, server.Config{Strict: strict}, latency(20*time.Millisecond))
+func testPutInterruptedExits130(t *testing.T, m serverMode) {
+	s := m.start(t, latency(20*time.Millisecond))
 	path, data := sampleFile(t, 16<<20)
 	state := t.TempDir()
 	env := []string{"XDG_STATE_HOME=" + state}
@@ -312,7 +333,7 @@ func TestPutOfSeveralFilesInterrupted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	s := servertest.Start(t, server.Config{Strict: true}, latency(20*time.Millisecond))
+	s := servertest.StartTLS(t, server.Config{Strict: true}, latency(20*time.Millisecond))
 	dir := t.TempDir()
 	var files []string
 	for i := range 3 {

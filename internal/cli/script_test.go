@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bufio"
 	"encoding/binary"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"math/rand/v2"
@@ -91,6 +92,10 @@ func slot(ts *testscript.TestScript) *serverSlot { return ts.Value(serverKey{}).
 //	      [--fault-rate R] [--fault-kinds K] [--fault-on E] [--fault-seed N]
 //	      [--latency D] [--throttle S]
 //	      [--same-port]  (listen where the previous server did: the same base URL)
+//	      [--tls]        (HTTPS with HTTP/2 offered, as the real service's edge:
+//	                      SERVER_URL and the base URL are https://, SERVER_CA is
+//	                      the PEM file of its certificate, and SSL_CERT_FILE
+//	                      is set to it so that the client trusts it)
 //
 // The flags mean what `uploads serve`'s do; the faults, latency and throttle
 // are composed around the API's handler as server.Run composes them.
@@ -121,6 +126,7 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 	seed := fs.Uint64("fault-seed", 1, "")
 	latency := fs.Duration("latency", 0, "")
 	samePort := fs.Bool("same-port", false, "")
+	useTLS := fs.Bool("tls", false, "")
 	processDelay := fs.Duration("process-delay", 0, "")
 	processFail := fs.String("process-fail", "", "")
 	if err := fs.Parse(args); err != nil {
@@ -171,7 +177,16 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	_ = hs.Listener.Close()
 	hs.Listener = ln
-	hs.Start()
+	if *useTLS {
+		hs.EnableHTTP2 = true
+		hs.StartTLS()
+		ca := ts.MkAbs("server-ca.pem")
+		ts.Check(os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hs.Certificate().Raw}), 0o600))
+		ts.Setenv("SERVER_CA", ca)
+		ts.Setenv("SSL_CERT_FILE", ca)
+	} else {
+		hs.Start()
+	}
 	slot(ts).hs, slot(ts).st, slot(ts).addr = hs, st, ln.Addr().String()
 	ts.Setenv("SERVER_URL", hs.URL)
 	if *azure {

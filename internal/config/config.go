@@ -36,6 +36,9 @@ type Config struct {
 	PartSize     units.Size    `mapstructure:"part_size"`
 	JournalDir   string        `mapstructure:"journal_dir"`
 	MinPartSize  units.Size    `mapstructure:"min_part_size"`
+	// CACert is a PEM file of certificate authorities trusted besides the
+	// system's (and SSL_CERT_FILE's).
+	CACert string `mapstructure:"ca_cert"`
 	// Azure OpenAI (or a server in its shape), used when AzureEndpoint is set.
 	AzureEndpoint       string `mapstructure:"azure_endpoint"`
 	APIVersion          string `mapstructure:"api_version"`
@@ -66,6 +69,7 @@ var Settings = []Setting{
 	{"part_size", "part-size", "UPLOADS_PART_SIZE", 0}, // 0: chosen per file
 	{"journal_dir", "journal-dir", "UPLOADS_JOURNAL_DIR", ""},
 	{"min_part_size", "min-part-size", "UPLOADS_MIN_PART_SIZE", 0},
+	{"ca_cert", "ca-cert", "UPLOADS_CA_CERT", ""},
 	{"azure_endpoint", "azure-endpoint", "AZURE_OPENAI_ENDPOINT", ""},
 	{"api_version", "api-version", "OPENAI_API_VERSION", ""},
 	{"azure_api_key", "", "AZURE_OPENAI_API_KEY", ""}, // secrets take no flag but --api-key

@@ -8,10 +8,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,7 +58,15 @@ type Server struct {
 	BaseURL string
 	// DataDir is the store's directory.
 	DataDir string
+	// CAFile, for a server started with StartTLS, is a PEM file of its
+	// certificate, which a client trusts with SSL_CERT_FILE or --ca-cert.
+	CAFile string
+
+	conns atomic.Int64
 }
+
+// Conns is how many TCP connections the server has accepted so far.
+func (s *Server) Conns() int64 { return s.conns.Load() }
 
 // Start runs a server with cfg (its Store is filled in) on a fresh temporary
 // data directory; it stops when the test ends. The wrappers go around the
@@ -71,6 +84,19 @@ func Start(t testing.TB, cfg server.Config, wraps ...func(http.Handler) http.Han
 // StartIn is Start on a given data directory (to restart on the same data).
 func StartIn(t testing.TB, dir string, cfg server.Config, wraps ...func(http.Handler) http.Handler) *Server {
 	t.Helper()
+	return start(t, dir, false, cfg, wraps...)
+}
+
+// StartTLS is Start over HTTPS with HTTP/2 offered by ALPN, as the real
+// service's edge does; CAFile is the certificate to trust, and Client()
+// trusts it already.
+func StartTLS(t testing.TB, cfg server.Config, wraps ...func(http.Handler) http.Handler) *Server {
+	t.Helper()
+	return start(t, t.TempDir(), true, cfg, wraps...)
+}
+
+func start(t testing.TB, dir string, useTLS bool, cfg server.Config, wraps ...func(http.Handler) http.Handler) *Server {
+	t.Helper()
 	clock := &Clock{}
 	st, err := store.Open(dir, store.Options{Now: clock.Now})
 	if err != nil {
@@ -82,8 +108,25 @@ func StartIn(t testing.TB, dir string, cfg server.Config, wraps ...func(http.Han
 	for _, w := range wraps {
 		h = w(h)
 	}
-	hs := httptest.NewServer(h)
-	s := &Server{Server: hs, Store: st, Clock: clock, API: srv, Handler: h, BaseURL: hs.URL + "/v1", DataDir: dir}
+	hs := httptest.NewUnstartedServer(h)
+	s := &Server{Server: hs, Store: st, Clock: clock, API: srv, Handler: h, DataDir: dir}
+	hs.Config.ConnState = func(_ net.Conn, cs http.ConnState) {
+		if cs == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	if useTLS {
+		hs.EnableHTTP2 = true
+		hs.StartTLS()
+		s.CAFile = filepath.Join(t.TempDir(), "server-ca.pem")
+		block := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hs.Certificate().Raw})
+		if err := os.WriteFile(s.CAFile, block, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		hs.Start()
+	}
+	s.BaseURL = hs.URL + "/v1"
 	t.Cleanup(s.Stop)
 	return s
 }
