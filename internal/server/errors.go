@@ -64,3 +64,14 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	writeError(w, ae)
 }
+
+// closeAfterAnswer asks that the connection be closed after an answer sent
+// before the request's body was read, so that the unread bytes are not taken
+// for the next request. Only HTTP/1.x needs it: under HTTP/2 the unread body
+// is one stream's, which net/http resets, and "Connection: close" would shut
+// down the whole connection, every other stream of the client with it.
+func closeAfterAnswer(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor < 2 {
+		w.Header().Set("Connection", "close")
+	}
+}

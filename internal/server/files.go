@@ -136,7 +136,7 @@ func (w *contentErrors) Write(p []byte) (int, error) {
 func (s *Server) createFile(w http.ResponseWriter, r *http.Request) {
 	tooLarge := badRequest("file", "file_too_large", "The file is larger than the %s POST /files accepts; use the Uploads API (uploads put) for large files.", fmtBytes(s.MaxFileSize))
 	if r.ContentLength > s.MaxFileSize+multipartSlack {
-		w.Header().Set("Connection", "close")
+		closeAfterAnswer(w, r)
 		s.fail(w, r, tooLarge)
 		return
 	}

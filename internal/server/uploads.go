@@ -109,14 +109,14 @@ func (s *Server) addPart(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	// Refuse before reading the body whenever the answer is already known.
 	if err := s.store.CheckPartAllowed(org(r), id); err != nil {
-		w.Header().Set("Connection", "close")
+		closeAfterAnswer(w, r)
 		s.fail(w, r, err)
 		return
 	}
 	tooLarge := badRequest("data", "part_too_large",
 		"The part is larger than the maximum part size of %s. Split the file into parts of at most that size.", fmtBytes(s.MaxPartSize))
 	if r.ContentLength > s.MaxPartSize+multipartSlack {
-		w.Header().Set("Connection", "close")
+		closeAfterAnswer(w, r)
 		s.fail(w, r, tooLarge)
 		return
 	}
