@@ -58,23 +58,30 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -timeout 30m ./...
 	$(MAKE) bench-peers PEERS_FLAGS='--sizes 200MiB,1GiB --runs 1'
 
-# `uploads put` side by side with the official Go SDK (scripts/sdkput), md5sum
-# and a plain read, against `uploads serve --strict`: "far" (--latency 20ms
-# --throttle 20MiB, what users of the real service meet) and loopback; then 200
-# files of 1 MiB, `uploads put --jobs 8` against a loop of sdkput. Prints markdown
-# tables and the goals met. The default set (far: 100 MiB, 200 MiB, 512 MiB, 1 GiB
-# and the 200 files; loopback: 1 GiB; 3 runs of each tool; 13.5-15 minutes on the
-# shared 2-core machine, ~3 GiB free in $TMPDIR) is `make bench-peers`.
+# `uploads put` side by side with the official Go SDK (scripts/sdkput), curl
+# (scripts/curl-upload.sh), md5sum and a plain read, against `uploads serve
+# --strict --tls` (HTTPS, HTTP/2 offered by ALPN, as the real service's edge):
+# "far" (--latency 20ms --throttle 10MiB: what one TCP flow over a long path
+# gets, what users of the real service meet) and loopback (TLS too); then 200
+# files of 1 MiB, `uploads put --jobs 8` against a loop of sdkput. Prints
+# markdown tables (with the TCP connections the server held, and each
+# client's CPU against the floor md5sum + curl) and the goals met. The default
+# set (far: 256 MiB, 512 MiB, 1 GiB and the 200 files; loopback: 1 GiB; 3 runs
+# of each tool; 30-35 minutes on the shared 2-core machine, the SDK and curl
+# sending at 10 MiB/s; ~4 GiB free in $TMPDIR) is `make bench-peers`.
 # Knobs, through PEERS_FLAGS (see `go run ./scripts/benchpeers -h`):
-#   --sizes 1GiB,4GiB               file sizes in the far setting
+#   --sizes 1GiB,4GiB               file sizes in the far (and link) setting
 #   --loopback-sizes 512MiB         file sizes on loopback (for information)
-#   --settings far                  far and/or loopback
+#   --settings far,link             of far, link, loopback; link (opt-in): one
+#                                   cap shared by all connections, none each
+#   --link-throttle 80MiB           the link setting's shared cap
+#   --tls=false                     plain HTTP in every setting, for comparison
 #   --scenarios files               files and/or many
 #   --tools put,sdk,md5sum          of read, md5sum, sdk, curl, put, put-c4, put-c16
 #   --runs 1                        runs of each tool (time, CPU: medians)
-#   --latency 50ms --throttle 10MiB the far setting
+#   --latency 50ms --throttle 20MiB the far setting
 #   --many 500x4MiB --jobs 16       the many-files scenario
-# e.g. make bench-peers PEERS_FLAGS='--sizes 4GiB --settings far --tools md5sum,sdk,put --runs 1 --scenarios files'
+# e.g. make bench-peers PEERS_FLAGS='--sizes 512MiB --settings far,link --tools md5sum,curl,put,put-c4,put-c16 --runs 1 --scenarios files'
 PEERS_FLAGS ?=
 bench-peers: build
 	@command -v curl >/dev/null || apt-get install -y curl

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The quick-start demo: start a throw-away `uploads serve` on a free port,
+# The quick-start demo: start a throw-away `uploads serve --tls` on a free port
+# (HTTPS with HTTP/2 offered, as the real service; its self-signed certificate
+# trusted through UPLOADS_CA_CERT),
 # make a sample clip, `uploads put` it with its progress visible, print the
 # file id, check that the content the server gives back has the source's MD5,
 # and stop the server. Usage: scripts/demo.sh [BINARY]   (DEMO_MIB=300 by default)
@@ -16,14 +18,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin" serve --addr 127.0.0.1:0 --data-dir "$work/data" --quiet >"$work/serve.out" &
+"$bin" serve --tls --addr 127.0.0.1:0 --data-dir "$work/data" --quiet >"$work/serve.out" 2>"$work/serve.err" &
 server_pid=$!
 for _ in $(seq 100); do [ -s "$work/serve.out" ] && break; sleep 0.1; done
 base=$(head -n1 "$work/serve.out")
-[ -n "$base" ] || { echo "demo: error: the server did not start" >&2; exit 1; }
+[ -n "$base" ] || { echo "demo: error: the server did not start:" >&2; cat "$work/serve.err" >&2; exit 1; }
 echo "== uploads serve is listening at $base (data in a temporary directory)"
 
-export OPENAI_BASE_URL=$base OPENAI_API_KEY=sk-demo XDG_STATE_HOME=$work/state
+export OPENAI_BASE_URL=$base OPENAI_API_KEY=sk-demo XDG_STATE_HOME=$work/state UPLOADS_CA_CERT=$work/data/tls/cert.pem
 size_mib=${DEMO_MIB:-300}
 clip="$work/clip.mp4"
 head -c $((size_mib << 20)) /dev/urandom >"$clip"

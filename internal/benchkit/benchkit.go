@@ -11,6 +11,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,15 +33,18 @@ import (
 // CleanEnv is this process's environment less anything that would change
 // what a child measures: API settings (OPENAI_*), the tool's settings and
 // journals (UPLOADS_*, XDG_*), Go's GC and scheduler tuning (GOGC,
-// GOMEMLIMIT, GOMAXPROCS, GODEBUG), and the variables named in drop. The
-// caller appends its own XDG directories and settings.
+// GOMEMLIMIT, GOMAXPROCS, GODEBUG), the certificates a client trusts
+// (SSL_CERT_FILE, SSL_CERT_DIR, CURL_CA_BUNDLE: see Server.TrustEnv), and
+// the variables named in drop. The caller appends its own XDG directories
+// and settings.
 func CleanEnv(drop ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch {
 		case strings.HasPrefix(k, "OPENAI_"), strings.HasPrefix(k, "UPLOADS_"), strings.HasPrefix(k, "XDG_"),
-			k == "GOGC", k == "GOMEMLIMIT", k == "GOMAXPROCS", k == "GODEBUG":
+			k == "GOGC", k == "GOMEMLIMIT", k == "GOMAXPROCS", k == "GODEBUG",
+			k == "SSL_CERT_FILE", k == "SSL_CERT_DIR", k == "CURL_CA_BUNDLE":
 			continue
 		}
 		if !slices.Contains(drop, k) {
@@ -87,9 +93,17 @@ func MakeFileSeeded(path string, size int64, seed uint64) (md5hex string, err er
 
 // Server is a running `uploads serve` process.
 type Server struct {
-	// BaseURL is the API's base URL, http://127.0.0.1:PORT/v1.
+	// BaseURL is the API's base URL: http://127.0.0.1:PORT/v1, or
+	// https://127.0.0.1:PORT/v1 when the server was started with --tls.
 	BaseURL string
+	// Port is the port it listens on, on 127.0.0.1.
+	Port int
+	// CACert is, over HTTPS, the certificate a client must trust: the
+	// self-signed one `uploads serve --tls` writes to DATA_DIR/tls/cert.pem.
+	// "" over plain HTTP.
+	CACert string
 
+	client *http.Client // trusts CACert; keeps no idle connection
 	cmd    *exec.Cmd
 	stderr *TailBuffer
 	done   chan struct{}
@@ -97,9 +111,15 @@ type Server struct {
 
 // StartServer runs `bin serve --addr 127.0.0.1:0 --data-dir dataDir --quiet
 // flags...` with the environment env, reads its base URL from the first line
-// of its stdout, and waits until its /healthz answers (30s at most for each).
+// of its stdout (http:// or, with --tls among flags, https://), and waits
+// until its /healthz answers (30s at most for each); over HTTPS it trusts
+// dataDir/tls/cert.pem, the server's self-signed certificate, and only it.
 // Cancelling ctx stops the server (SIGTERM, then SIGKILL after 10s); so does
 // Stop, which the caller must call once it is done with the server.
+//
+// The Server's own requests (CheckContent, Delete, ...) use a client that
+// keeps no idle connection, so that between them the server holds only the
+// connections of the programs being measured (see SampleConns).
 func StartServer(ctx context.Context, bin, dataDir string, env []string, flags ...string) (*Server, error) {
 	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--quiet"}, flags...)...)
 	cmd.Env = env
@@ -123,12 +143,23 @@ func StartServer(ctx context.Context, bin, dataDir string, env []string, flags .
 	case <-ctx.Done():
 		return fail("%v before it printed its base URL", ctx.Err())
 	}
-	if !strings.HasPrefix(s.BaseURL, "http://127.0.0.1:") || !strings.HasSuffix(s.BaseURL, "/v1") {
-		return fail("printed %q, want http://127.0.0.1:PORT/v1", s.BaseURL)
+	scheme, port, ok := parseBaseURL(s.BaseURL)
+	if !ok {
+		return fail("printed %q, want http://127.0.0.1:PORT/v1 or https://127.0.0.1:PORT/v1", s.BaseURL)
 	}
+	s.Port = port
+	tr := &http.Transport{DisableKeepAlives: true}
+	if scheme == "https" {
+		s.CACert = filepath.Join(dataDir, "tls", "cert.pem")
+	}
+	s.client = &http.Client{Transport: tr}
 	health := strings.TrimSuffix(s.BaseURL, "/v1") + "/healthz"
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		status, err := do(ctx, http.MethodGet, health, "", io.Discard)
+		var status int
+		err := s.trust(tr)
+		if err == nil {
+			status, err = s.do(ctx, http.MethodGet, health, "", io.Discard)
+		}
 		if err == nil && status == http.StatusOK {
 			return s, nil
 		}
@@ -136,6 +167,51 @@ func StartServer(ctx context.Context, bin, dataDir string, env []string, flags .
 			return fail("GET %s: not ready after 30s (status %d, %v)", health, status, err)
 		}
 	}
+}
+
+// parseBaseURL splits http(s)://127.0.0.1:PORT/v1 into its scheme and port.
+func parseBaseURL(u string) (scheme string, port int, ok bool) {
+	scheme, rest, ok := strings.Cut(u, "://127.0.0.1:")
+	if !ok || (scheme != "http" && scheme != "https") {
+		return "", 0, false
+	}
+	p, ok := strings.CutSuffix(rest, "/v1")
+	if !ok {
+		return "", 0, false
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port <= 0 || port > 65535 {
+		return "", 0, false
+	}
+	return scheme, port, true
+}
+
+// trust makes tr trust s.CACert and only it, once (nothing over HTTP).
+func (s *Server) trust(tr *http.Transport) error {
+	if s.CACert == "" || tr.TLSClientConfig != nil {
+		return nil
+	}
+	pem, err := os.ReadFile(s.CACert)
+	if err != nil {
+		return err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("%s holds no PEM certificate", s.CACert)
+	}
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	return nil
+}
+
+// TrustEnv is what a Go child's environment needs to trust the server: over
+// HTTPS, SSL_CERT_FILE=CACert (Go's rule on Linux, which uploads and sdkput
+// follow); nothing over HTTP. curl does not read SSL_CERT_FILE: give it
+// --cacert CACert.
+func (s *Server) TrustEnv() []string {
+	if s.CACert == "" {
+		return nil
+	}
+	return []string{"SSL_CERT_FILE=" + s.CACert}
 }
 
 // Stop ends the server (SIGTERM, then SIGKILL after 10s) and waits for it.
@@ -197,7 +273,7 @@ func (s *Server) CheckContentFile(ctx context.Context, apiKey, fileID, path stri
 	}
 	defer src.Close()
 	cw := &compareWriter{src: src, buf: make([]byte, 1<<20)}
-	status, err := do(ctx, http.MethodGet, s.BaseURL+"/files/"+fileID+"/content", apiKey, cw)
+	status, err := s.do(ctx, http.MethodGet, s.BaseURL+"/files/"+fileID+"/content", apiKey, cw)
 	if err != nil || status != http.StatusOK {
 		return fmt.Errorf("read %s back: status %d, %v", fileID, status, err)
 	}
@@ -232,7 +308,7 @@ func (c *compareWriter) Write(p []byte) (int, error) {
 func (s *Server) ContentMD5(ctx context.Context, apiKey, fileID string) (md5hex string, n int64, err error) {
 	h := md5.New()
 	cw := &countWriter{w: h}
-	status, err := do(ctx, http.MethodGet, s.BaseURL+"/files/"+fileID+"/content", apiKey, cw)
+	status, err := s.do(ctx, http.MethodGet, s.BaseURL+"/files/"+fileID+"/content", apiKey, cw)
 	if err != nil || status != http.StatusOK {
 		return "", 0, fmt.Errorf("read %s back: status %d, %v", fileID, status, err)
 	}
@@ -242,15 +318,16 @@ func (s *Server) ContentMD5(ctx context.Context, apiKey, fileID string) (md5hex 
 // Delete deletes the file fileID from the server (DELETE /v1/files/{id} with
 // apiKey), to free its disk.
 func (s *Server) Delete(ctx context.Context, apiKey, fileID string) error {
-	if status, err := do(ctx, http.MethodDelete, s.BaseURL+"/files/"+fileID, apiKey, io.Discard); err != nil || status != http.StatusOK {
+	if status, err := s.do(ctx, http.MethodDelete, s.BaseURL+"/files/"+fileID, apiKey, io.Discard); err != nil || status != http.StatusOK {
 		return fmt.Errorf("delete %s: status %d, %v", fileID, status, err)
 	}
 	return nil
 }
 
-// do sends a request, with apiKey as the bearer token unless it is empty,
-// and copies the response body to w if the status is 200 OK.
-func do(ctx context.Context, method, url, apiKey string, w io.Writer) (int, error) {
+// do sends a request with the server's client, with apiKey as the bearer
+// token unless it is empty, and copies the response body to w if the status
+// is 200 OK.
+func (s *Server) do(ctx context.Context, method, url, apiKey string, w io.Writer) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, method, url, nil)
 	if err != nil {
 		return 0, err
@@ -258,7 +335,7 @@ func do(ctx context.Context, method, url, apiKey string, w io.Writer) (int, erro
 	if apiKey != "" {
 		req.Header.Set("Authorization", "Bearer "+apiKey)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := s.client.Do(req)
 	if err != nil {
 		return 0, err
 	}

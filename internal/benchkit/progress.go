@@ -79,6 +79,17 @@ func (p Progress) Utilization(size int64, concurrency int, perConn float64) floa
 	return float64(size) / (d * float64(conns) * perConn)
 }
 
+// LinkUtilization is the share of a link's capacity that the parts phase
+// used when one cap, link bytes per second, is shared by every connection:
+// size / (PartsPhase × link).
+func (p Progress) LinkUtilization(size int64, link float64) float64 {
+	d := p.PartsPhase().Seconds()
+	if d <= 0 || link <= 0 {
+		return 0
+	}
+	return float64(size) / (d * link)
+}
+
 // DefaultConcurrency is `uploads put`'s default --concurrency.
 func DefaultConcurrency() int {
 	for _, s := range config.Settings {

@@ -46,6 +46,13 @@ func TestParseProgress(t *testing.T) {
 	if got := p.Utilization(44, 2, 0); got != 0 {
 		t.Errorf("Utilization without a cap = %v, want 0", got)
 	}
+	// 44 bytes in 2.2 s over one link of 40 bytes/s: 1/2.
+	if got := p.LinkUtilization(44, 40); math.Abs(got-0.5) > 1e-9 {
+		t.Errorf("LinkUtilization = %v, want 1/2", got)
+	}
+	if got := p.LinkUtilization(44, 0); got != 0 {
+		t.Errorf("LinkUtilization without a cap = %v, want 0", got)
+	}
 }
 
 func TestParseProgressIncomplete(t *testing.T) {

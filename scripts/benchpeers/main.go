@@ -9,35 +9,56 @@
 //     tools.go): `uploads put FILE --purpose video` with its defaults, with
 //     --concurrency 4 and 16; scripts/sdkput, the official Go SDK used as
 //     its documentation shows (sequential, 64 MiB parts read into memory,
-//     the MD5 on the way); optionally the curl recipe; and the machine's
-//     limits, `md5sum FILE` (one MD5 pass: the floor of a client's CPU) and
-//     `cat FILE`.
+//     the MD5 on the way); the curl recipe (scripts/curl-upload.sh); and the
+//     machine's limits, `md5sum FILE` (one MD5 pass) and `cat FILE`.
 //   - many: --many files (200 × 1 MiB), uploaded by one `uploads put --jobs 8
 //     f1 … f200`, and by a bash `for` loop that runs sdkput once per file, as
 //     a user would script it.
 //
-// Two server settings: far, `uploads serve --strict --latency 20ms --throttle
-// 20MiB` (20 ms added to every request, each connection capped at 20 MiB/s,
-// as one TCP stream to the real service gets: what users meet; the goals are
-// held against it), and loopback, `uploads serve --strict` (no cap: the two
-// cores are the limit, so the figures are mostly the server's; for
-// information, with --loopback-sizes). The many scenario runs in the far
-// setting. For each setting and scenario a fresh `uploads serve --addr
-// 127.0.0.1:0 --data-dir DIR --quiet` process is started (its base URL read
-// from the first line of its stdout, then /healthz awaited) and stopped after
-// the runs. Test files (pseudo-random bytes, fsynced) are made once and
-// deleted after their runs. Each run of a tool goes once through the tools in
-// order, so the runs of all tools interleave.
+// The real service is reached over HTTPS, whose edge offers HTTP/2, so by
+// default (--tls) every setting's server is `uploads serve --tls`: a
+// self-signed certificate in DATA_DIR/tls/cert.pem, HTTP/2 and HTTP/1.1
+// offered by ALPN. The Go children (uploads, sdkput) trust it through
+// SSL_CERT_FILE, curl through --cacert (the script's CA_CERT), this program's
+// own requests through benchkit.Server. --tls=false measures plain HTTP, for
+// comparison. curl speaks HTTP/1.1 (--curl-http): curl 7.88's HTTP/2 upload
+// spins on a stream whose flow-control window is full, so against a throttled
+// server its CPU is the wall time (measured: a 32 MiB part at 10 MiB/s, 3.3
+// s, cost 2.8 s of CPU over HTTP/2, 0.07 s over HTTP/1.1), which is not the
+// cost of sending the bytes; `uploads put` speaks HTTP/1.1 over TLS too.
+//
+// Three server settings: far, `uploads serve --strict --tls --latency 20ms
+// --throttle 10MiB` (20 ms added to every request, each TCP connection
+// capped at 10 MiB/s, as one TCP flow over a long path gets: what users meet;
+// the goals are held against it); link (only when --settings names it),
+// `--latency 20ms --throttle-link 80MiB` and no cap per connection: one cap
+// shared by all connections, to compare the concurrencies under a shared
+// link as well as under the per-flow cap; and loopback, `uploads serve
+// --strict --tls` (no cap: the two cores are the limit, so the figures are
+// mostly the server's; for information, with --loopback-sizes; over TLS too,
+// for consistency). The many scenario runs in the far setting. For each
+// setting and scenario a fresh `uploads serve --addr 127.0.0.1:0 --data-dir
+// DIR --quiet` process is started (its base URL read from the first line of
+// its stdout, then /healthz awaited) and stopped after the runs. Test files
+// (pseudo-random bytes, fsynced) are made once and deleted after their runs.
+// Each run of a tool goes once through the tools in order, so the runs of
+// all tools interleave.
 //
 // Measured for each run (internal/benchkit.GNUTime, whose comment explains
 // why GNU time and not the Go child's rusage): the wall time from starting
 // the child to its exit; from the child's rusage its peak RSS and its user +
 // system CPU time (for a script, of every program it ran); the server's CPU
-// time over the run from /proc/PID/stat. `uploads put` runs with --progress
-// json (an output format only), and from its events the parts phase (the
-// first part_started to the last part_done) gives the utilization of the
-// opened connections: file bytes / (parts phase × min(concurrency, parts) ×
-// --throttle).
+// time over the run from /proc/PID/stat; for uploads, the TCP connections
+// the server held, sampled every 100 ms (benchkit.SampleConns: the most at
+// one time, and how many in all). `uploads put` runs with --progress json (an
+// output format only), and from its events the parts phase (the first
+// part_started to the last part_done) gives the utilization: in far, of the
+// connections the parts in flight would open, file bytes / (parts phase ×
+// min(concurrency, parts) × --throttle); in link, of the link, file bytes /
+// (parts phase × --link-throttle). The curl script reports the CPU time of
+// its steps (CURL_UPLOAD_TIMES), and the CPU floor of a client is `md5sum
+// FILE`'s CPU plus the CPU of curl sending the parts (not the script's split
+// nor its md5sum): one MD5 pass and the bytes sent over the same protocol.
 //
 // After each upload, outside the timing, every file's content is read back
 // from the server (GET /v1/files/{id}/content) and compared with the source,
@@ -50,7 +71,7 @@
 // runs the default set):
 //
 //	go run ./scripts/benchpeers --uploads bin/uploads --sdkput bin/sdkput \
-//	  --sizes 100MiB,200MiB,512MiB,1GiB --loopback-sizes 1GiB --runs 3
+//	  --sizes 256MiB,512MiB,1GiB --loopback-sizes 1GiB --runs 3
 //
 // Without --uploads or --sdkput it builds them with `go build`. Progress goes
 // to stderr, the tables to stdout.
@@ -94,6 +115,11 @@ type options struct {
 	latency                     time.Duration
 	throttle                    int64  // bytes per second per connection, in the far setting
 	throttleArg                 string // as given
+	linkThrottle                int64  // bytes per second of all connections together, in the link setting
+	linkThrottleArg             string // as given
+	tls                         bool   // uploads serve --tls in every setting
+	curlHTTP                    string // the curl script's HTTP_VERSION: 1.1, 2, or "" for curl's default
+	curlVersion                 string // the first line of curl -V, for the report
 	manyCount                   int
 	manySize                    int64
 	jobs                        int
@@ -126,13 +152,16 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&c.time.Path, "time", "/usr/bin/time", "GNU time, which starts each tool and reports its rusage")
 	fs.StringVar(&c.workDir, "work-dir", os.TempDir(), "where the test files, the server's data and curl's parts go")
 	fs.StringVar(&scenarios, "scenarios", "files,many", "what to measure, comma-separated: files (one file of each size), many (--many files with --jobs, in the far setting)")
-	fs.StringVar(&sizes, "sizes", "100MiB,200MiB,512MiB,1GiB", "file sizes of the files scenario in the far setting, comma-separated")
+	fs.StringVar(&sizes, "sizes", "256MiB,512MiB,1GiB", "file sizes of the files scenario in the far and link settings, comma-separated")
 	fs.StringVar(&loopbackSizes, "loopback-sizes", "1GiB", "file sizes of the files scenario in the loopback setting (for information), comma-separated")
-	fs.StringVar(&sets, "settings", "far,loopback", "server settings, comma-separated: far, loopback")
+	fs.StringVar(&sets, "settings", "far,loopback", "server settings, comma-separated: far (per-connection cap), link (one cap shared by all connections), loopback")
+	fs.BoolVar(&c.tls, "tls", true, "serve over HTTPS (uploads serve --tls, HTTP/2 offered by ALPN) in every setting; --tls=false for plain HTTP, for comparison")
+	fs.StringVar(&c.curlHTTP, "curl-http", "1.1", "the HTTP version of the curl tool: 1.1 (--http1.1), 2 (--http2), or auto (curl's choice: HTTP/2 over TLS)")
 	fs.StringVar(&toolList, "tools", strings.Join(defaultTools, ","), "tools of the files scenario, comma-separated: "+strings.Join(runOrder, ", "))
 	fs.IntVar(&c.runs, "runs", 3, "runs of each tool per size and setting (time, CPU, utilization: the median; RSS: the largest)")
-	fs.DurationVar(&c.latency, "latency", 20*time.Millisecond, "the delay the far setting's server adds to every request")
-	fs.StringVar(&c.throttleArg, "throttle", "20MiB", "the far setting's cap on each connection's upload rate, per second")
+	fs.DurationVar(&c.latency, "latency", 20*time.Millisecond, "the delay the far and link settings' server adds to every request")
+	fs.StringVar(&c.throttleArg, "throttle", "10MiB", "the far setting's cap on each TCP connection's upload rate, per second")
+	fs.StringVar(&c.linkThrottleArg, "link-throttle", "80MiB", "the link setting's cap on all connections' upload rate together, per second")
 	fs.StringVar(&many, "many", "200x1MiB", "the many scenario's files: COUNTxSIZE")
 	fs.IntVar(&c.jobs, "jobs", 8, "uploads put --jobs in the many scenario")
 	if err := fs.Parse(args); err != nil {
@@ -147,6 +176,16 @@ func parseFlags(args []string) (*options, error) {
 	var err error
 	if c.throttle, err = units.ParseSize(c.throttleArg); err != nil || c.throttle <= 0 {
 		return nil, fmt.Errorf("--throttle: %q is not a size", c.throttleArg)
+	}
+	switch c.curlHTTP {
+	case "1.1", "2":
+	case "auto":
+		c.curlHTTP = ""
+	default:
+		return nil, fmt.Errorf("--curl-http: %q is not 1.1, 2 or auto", c.curlHTTP)
+	}
+	if c.linkThrottle, err = units.ParseSize(c.linkThrottleArg); err != nil || c.linkThrottle <= 0 {
+		return nil, fmt.Errorf("--link-throttle: %q is not a size", c.linkThrottleArg)
 	}
 	if c.latency < 0 {
 		return nil, fmt.Errorf("--latency %v must not be negative", c.latency)
@@ -194,7 +233,8 @@ func parseSizes(flagName, list string) ([]int64, error) {
 	return out, nil
 }
 
-// sizesOf are the file sizes measured in setting.
+// sizesOf are the file sizes measured in setting: --loopback-sizes on
+// loopback, --sizes in far and link.
 func (c *options) sizesOf(setting string) []int64 {
 	if setting == "loopback" {
 		return c.loopbackSizes
@@ -307,6 +347,13 @@ func (c *options) prepare(ctx context.Context, work string) error {
 		if _, err := exec.LookPath(n); err != nil {
 			return fmt.Errorf("%s is not installed (apt-get install curl coreutils)", n)
 		}
+	}
+	if c.uses("curl") {
+		out, err := exec.CommandContext(ctx, "curl", "-V").Output()
+		if err != nil {
+			return fmt.Errorf("curl -V: %w", err)
+		}
+		c.curlVersion, _, _ = strings.Cut(string(out), "\n")
 	}
 	return c.time.Check(ctx)
 }

@@ -81,8 +81,9 @@ func (c *options) measureManySetting(ctx context.Context, work, setting string, 
 			}
 			k := manyKey{setting, t.key}
 			res.many[k] = append(res.many[k], r)
-			logf("%-8s %d files run %d/%d  %-8s %7.2f s  peak RSS %6.1f MiB  CPU %5.2f s  server CPU %5.2f s",
-				setting, len(paths), i+1, c.runs, t.key, r.Elapsed.Seconds(), float64(r.PeakRSS)/mib, r.CPU.Seconds(), r.srvCPU.Seconds())
+			logf("%-8s %d files run %d/%d  %-8s %7.2f s  peak RSS %6.1f MiB  CPU %5.2f s  server CPU %5.2f s  TCP conns %d (%d in all)",
+				setting, len(paths), i+1, c.runs, t.key, r.Elapsed.Seconds(), float64(r.PeakRSS)/mib, r.CPU.Seconds(), r.srvCPU.Seconds(),
+				r.conns, r.connsSeen)
 		}
 	}
 	return nil
@@ -98,12 +99,14 @@ func (c *options) measureManyOnce(ctx context.Context, work string, srv *benchki
 	}
 	defer os.RemoveAll(runDir)
 	bin, args := t.command(c, paths)
-	env := childEnv(runDir, "OPENAI_BASE_URL="+srv.BaseURL, "OPENAI_API_KEY="+apiKey, "TMPDIR="+runDir)
+	env := append(childEnv(runDir, "OPENAI_BASE_URL="+srv.BaseURL, "OPENAI_API_KEY="+apiKey, "TMPDIR="+runDir), srv.TrustEnv()...)
 	var stdout bytes.Buffer
 	stderr := &benchkit.TailBuffer{Max: 64 << 10}
+	conns := benchkit.SampleConns(srv.Port, connInterval)
 	srvCPU := srv.CPU()
 	u, err := c.time.Run(ctx, runDir, env, &stdout, stderr, bin, args...)
 	r := result{Usage: u, srvCPU: srv.CPU() - srvCPU}
+	r.conns, r.connsSeen, r.connsOK = conns.Stop()
 	if err != nil {
 		return r, fmt.Errorf("%w\n%s", err, stderr)
 	}

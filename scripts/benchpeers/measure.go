@@ -26,6 +26,14 @@ type result struct {
 	phase, tail time.Duration
 	parts       int
 	util        float64
+	// For uploads: the TCP connections the server held during the run, the
+	// most at one time and how many in all (benchkit.SampleConns); connsOK
+	// is false where they could not be counted.
+	conns, connsSeen int
+	connsOK          bool
+	// For curl: the CPU time of the curl processes that sent the parts
+	// (the script's parts step, from CURL_UPLOAD_TIMES).
+	curlSend time.Duration
 }
 
 // cellKey names the runs of one tool on one file size in one setting.
@@ -93,8 +101,14 @@ func (c *options) measureSetting(ctx context.Context, work, setting, path string
 			k := cellKey{setting, size, key}
 			res.files[k] = append(res.files[k], r)
 			util := ""
+			if r.connsOK {
+				util = fmt.Sprintf("  TCP conns %d (%d in all)", r.conns, r.connsSeen)
+			}
+			if r.curlSend > 0 {
+				util += fmt.Sprintf("  curl sending CPU %.2f s", r.curlSend.Seconds())
+			}
 			if r.parts > 0 {
-				util = fmt.Sprintf("  %d parts, phase %.2f s, tail %.2f s", r.parts, r.phase.Seconds(), r.tail.Seconds())
+				util += fmt.Sprintf("  %d parts, phase %.2f s, tail %.2f s", r.parts, r.phase.Seconds(), r.tail.Seconds())
 				if r.util > 0 {
 					util += fmt.Sprintf(", utilization %.0f %%", 100*r.util)
 				}
@@ -116,18 +130,44 @@ func (c *options) measure(ctx context.Context, work, setting string, srv *benchk
 	}
 	defer os.RemoveAll(runDir)
 	bin, args := t.command(c, path)
-	env := childEnv(runDir, "OPENAI_BASE_URL="+srv.BaseURL, "OPENAI_API_KEY="+apiKey, "TMPDIR="+runDir)
+	env := append(childEnv(runDir, "OPENAI_BASE_URL="+srv.BaseURL, "OPENAI_API_KEY="+apiKey, "TMPDIR="+runDir), srv.TrustEnv()...)
+	timesPath := filepath.Join(runDir, "curl-times")
+	if t.key == "curl" {
+		env = append(env, "CURL_UPLOAD_TIMES="+timesPath)
+		if srv.CACert != "" {
+			env = append(env, "CA_CERT="+srv.CACert)
+		}
+		if c.curlHTTP != "" {
+			env = append(env, "HTTP_VERSION="+c.curlHTTP)
+		}
+	}
 	var stdout bytes.Buffer
 	var out io.Writer // nil: /dev/null
 	if t.upload || t.key == "md5sum" {
 		out = &stdout
 	}
 	stderr := &benchkit.TailBuffer{Max: 4 << 20}
+	var conns *benchkit.ConnSampler
+	if t.upload {
+		conns = benchkit.SampleConns(srv.Port, connInterval)
+	}
 	srvCPU := srv.CPU()
 	u, err := c.time.Run(ctx, runDir, env, out, stderr, bin, args...)
 	r := result{Usage: u, srvCPU: srv.CPU() - srvCPU}
+	if conns != nil {
+		r.conns, r.connsSeen, r.connsOK = conns.Stop()
+	}
 	if err != nil {
 		return r, fmt.Errorf("%w\n%s", err, stderr)
+	}
+	if t.key == "curl" {
+		raw, err := os.ReadFile(timesPath)
+		if err != nil {
+			return r, fmt.Errorf("curl: its CPU by step: %w", err)
+		}
+		if r.curlSend, err = curlSendCPU(raw); err != nil {
+			return r, fmt.Errorf("curl: %s: %w", timesPath, err)
+		}
 	}
 
 	text := strings.TrimSpace(stdout.String())
@@ -158,12 +198,19 @@ func (c *options) measure(ctx context.Context, work, setting string, srv *benchk
 			return r, fmt.Errorf("%s: no start, part and completed events in its --progress json output:\n%s", t.key, stderr)
 		}
 		r.phase, r.tail, r.parts = p.PartsPhase(), p.Tail(), p.Parts
-		if setting == "far" {
+		switch setting {
+		case "far":
 			r.util = p.Utilization(size, t.concurrency, float64(c.throttle))
+		case "link":
+			r.util = p.LinkUtilization(size, float64(c.linkThrottle))
 		}
 	}
 	syscall.Sync()
 	return r, nil
 }
+
+// connInterval is how often the server's TCP connections are counted
+// during an upload.
+const connInterval = 100 * time.Millisecond
 
 func mibps(size int64, d time.Duration) float64 { return float64(size) / mib / d.Seconds() }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/uploads-dev/uploads/internal/benchkit"
 	"github.com/uploads-dev/uploads/internal/units"
@@ -50,7 +51,8 @@ var tools = []tool{
 		command: func(c *options, path string) (string, []string) {
 			return c.sdkput, sdkArgs(path)
 		}},
-	{key: "curl", label: "curl (`scripts/curl-upload.sh`: split, parts one at a time, md5sum, complete)", upload: true,
+	{key: "curl", label: "curl (`scripts/curl-upload.sh`: split, parts one at a time, each a new curl and connection, md5sum, complete; " +
+		"over HTTPS each curl gets `--cacert` with the server's certificate, through the script's CA_CERT; the HTTP version: see below)", upload: true,
 		command: func(c *options, path string) (string, []string) {
 			return "bash", []string{c.curlScript, path, purpose, mimeType}
 		}},
@@ -71,8 +73,9 @@ func sdkArgs(path string) []string {
 // cache for everyone), then the uploads.
 var runOrder = []string{"read", "md5sum", "sdk", "curl", "put", "put-c4", "put-c16"}
 
-// defaultTools are the tools measured unless --tools says otherwise.
-var defaultTools = []string{"read", "md5sum", "sdk", "put", "put-c4", "put-c16"}
+// defaultTools are the tools measured unless --tools says otherwise: all of
+// them (curl gives the CPU floor's second half).
+var defaultTools = []string{"read", "md5sum", "sdk", "curl", "put", "put-c4", "put-c16"}
 
 func toolByKey(key string) tool {
 	for _, t := range tools {
@@ -84,21 +87,41 @@ func toolByKey(key string) tool {
 }
 
 // settingOrder lists the server's settings.
-var settingOrder = []string{"far", "loopback"}
+var settingOrder = []string{"far", "link", "loopback"}
 
 // serverFlags are `uploads serve`'s flags in setting.
 func serverFlags(c *options, setting string) []string {
-	if setting == "far" {
-		return []string{"--strict", "--latency", c.latency.String(), "--throttle", c.throttleArg}
+	flags := []string{"--strict"}
+	if c.tls {
+		flags = append(flags, "--tls")
 	}
-	return []string{"--strict"}
+	switch setting {
+	case "far":
+		flags = append(flags, "--latency", c.latency.String(), "--throttle", c.throttleArg)
+	case "link":
+		flags = append(flags, "--latency", c.latency.String(), "--throttle-link", c.linkThrottleArg)
+	}
+	return flags
 }
 
 // settingTitle describes setting for the report.
 func settingTitle(c *options, setting string) string {
-	if setting == "far" {
-		return fmt.Sprintf("far: `uploads serve --strict --latency %v --throttle %s` (%v added to every request, each connection capped at %s/s)",
-			c.latency, c.throttleArg, c.latency, units.FormatSize(c.throttle))
+	cmd := "`uploads serve " + strings.Join(serverFlags(c, setting), " ") + "`"
+	switch setting {
+	case "far":
+		return fmt.Sprintf("far: %s (%v added to every request, each TCP connection capped at %s/s, %s)",
+			cmd, c.latency, units.FormatSize(c.throttle), c.protocol())
+	case "link":
+		return fmt.Sprintf("link: %s (%v added to every request, all connections together capped at %s/s, none on its own, %s)",
+			cmd, c.latency, units.FormatSize(c.linkThrottle), c.protocol())
 	}
-	return "loopback: `uploads serve --strict` (no cap; the two cores are the limit)"
+	return fmt.Sprintf("loopback: %s (no cap; the two cores are the limit, %s)", cmd, c.protocol())
+}
+
+// protocol names what the clients speak to the server.
+func (c *options) protocol() string {
+	if c.tls {
+		return "over HTTPS"
+	}
+	return "over plain HTTP"
 }
