@@ -258,6 +258,14 @@ func runServe(ctx context.Context, o *ServeOptions) error {
 	if err != nil {
 		return err
 	}
-	so.Ready = func(baseURL string) { fmt.Fprintln(o.IO.Out, baseURL) }
+	so.Ready = func(baseURL string) {
+		fmt.Fprintln(o.IO.Out, baseURL)
+		if so.TLSSelfSigned && so.TLSCertFile == "" {
+			// Said even with --quiet (which silences the request log): a
+			// client cannot reach the server without it.
+			cert := server.SelfSignedCertPath(so.DataDir)
+			fmt.Fprintf(o.IO.Err, "uploads: serving HTTPS with a self-signed certificate; clients trust it with --ca-cert %[1]s, UPLOADS_CA_CERT=%[1]s or SSL_CERT_FILE=%[1]s (curl: --cacert %[1]s)\n", cert)
+		}
+	}
 	return server.Run(ctx, so)
 }
