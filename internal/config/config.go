@@ -65,7 +65,7 @@ var Settings = []Setting{
 	{"stall_timeout", "stall-timeout", "UPLOADS_STALL_TIMEOUT", "1m"},
 	{"format", "format", "UPLOADS_FORMAT", "json"},
 	{"retries", "retries", "UPLOADS_RETRIES", 8},
-	{"concurrency", "concurrency", "UPLOADS_CONCURRENCY", 8},
+	{"concurrency", "concurrency", "UPLOADS_CONCURRENCY", 16},
 	{"part_size", "part-size", "UPLOADS_PART_SIZE", 0}, // 0: chosen per file
 	{"journal_dir", "journal-dir", "UPLOADS_JOURNAL_DIR", ""},
 	{"min_part_size", "min-part-size", "UPLOADS_MIN_PART_SIZE", 0},

@@ -59,6 +59,7 @@ var tools = []tool{
 	putTool("put", fmt.Sprintf("`uploads put FILE --purpose video --progress json`: the defaults (`--concurrency %d`, "+
 		"the part size chosen per file by `upload.PlanPartSize`)", benchkit.DefaultConcurrency()), 0),
 	putTool("put-c4", "the same with `--concurrency 4`", 4),
+	putTool("put-c8", "the same with `--concurrency 8`", 8),
 	putTool("put-c16", "the same with `--concurrency 16`", 16),
 }
 
@@ -71,7 +72,7 @@ func sdkArgs(path string) []string {
 // runOrder is the order in which the tools run for each size and setting:
 // the plain read and md5sum first (they also bring the file into the page
 // cache for everyone), then the uploads.
-var runOrder = []string{"read", "md5sum", "sdk", "curl", "put", "put-c4", "put-c16"}
+var runOrder = []string{"read", "md5sum", "sdk", "curl", "put", "put-c4", "put-c8", "put-c16"}
 
 // defaultTools are the tools measured unless --tools says otherwise: all of
 // them (curl gives the CPU floor's second half).
