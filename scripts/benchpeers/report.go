@@ -23,7 +23,7 @@ const (
 
 // reportOrder is the order of the tools' rows: uploads first, then the
 // limits.
-var reportOrder = []string{"put", "put-c4", "put-c16", "sdk", "curl", "md5sum", "read"}
+var reportOrder = []string{"put", "put-c4", "put-c8", "put-c16", "sdk", "curl", "md5sum", "read"}
 
 // summary is the median time, CPU, server CPU, parts phase, tail,
 // utilization and curl's sending CPU of runs, and their largest peak RSS,
@@ -234,7 +234,7 @@ func floorTables(b *strings.Builder, c *options, res *results) {
 				continue
 			}
 			fl := md5 + send
-			for _, key := range []string{"put", "put-c4", "put-c16", "sdk", "curl"} {
+			for _, key := range []string{"put", "put-c4", "put-c8", "put-c16", "sdk", "curl"} {
 				s, ok := res.cell(setting, size, key)
 				if !ok {
 					continue

@@ -76,7 +76,7 @@ var runOrder = []string{"read", "md5sum", "sdk", "curl", "put", "put-c4", "put-c
 
 // defaultTools are the tools measured unless --tools says otherwise: all of
 // them (curl gives the CPU floor's second half).
-var defaultTools = []string{"read", "md5sum", "sdk", "curl", "put", "put-c4", "put-c16"}
+var defaultTools = []string{"read", "md5sum", "sdk", "curl", "put", "put-c4", "put-c8"}
 
 func toolByKey(key string) tool {
 	for _, t := range tools {
