@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -164,8 +165,14 @@ func Decode(data []byte) (*Journal, error) {
 	return &j, nil
 }
 
-// Store is a directory of journals.
-type Store struct{ Dir string }
+// Store is a directory of journals. Its zero value with Dir set is ready
+// to use; use it through a pointer, and share one Store between the
+// uploads of a run: ListFile lists the directory once per Store (see
+// index).
+type Store struct {
+	Dir string
+	idx index // nil until the first ListFile; guarded by indexMu
+}
 
 // DefaultDir is $XDG_STATE_HOME/uploads (or ~/.local/state/uploads).
 func DefaultDir() string {
@@ -178,14 +185,14 @@ func DefaultDir() string {
 	return ".uploads-journal"
 }
 
-func (s Store) path(key string) string { return filepath.Join(s.Dir, key+".json") }
+func (s *Store) path(key string) string { return filepath.Join(s.Dir, key+".json") }
 
 // Path is where the journal of key lives.
-func (s Store) Path(key string) string { return s.path(key) }
+func (s *Store) Path(key string) string { return s.path(key) }
 
 // Load reads the journal of key: ErrNotFound if there is none, a
 // *CorruptError if it cannot be used.
-func (s Store) Load(key string) (*Journal, error) {
+func (s *Store) Load(key string) (*Journal, error) {
 	data, err := os.ReadFile(s.path(key))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNotFound
@@ -205,7 +212,7 @@ func (s Store) Load(key string) (*Journal, error) {
 
 // Save writes j atomically: a reader sees the old journal or the new one,
 // never a mix, and after Save returns the new one survives a crash.
-func (s Store) Save(j *Journal) error {
+func (s *Store) Save(j *Journal) error {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return fmt.Errorf("create journal directory: %w", err)
 	}
@@ -217,11 +224,12 @@ func (s Store) Save(j *Journal) error {
 	if err := atomicfile.Write(s.path(j.Key()), data, 0o600); err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}
+	s.indexed(j.Key(), true)
 	return nil
 }
 
 // Remove deletes the journal of key; a missing one is not an error.
-func (s Store) Remove(key string) error {
+func (s *Store) Remove(key string) error {
 	err := os.Remove(s.path(key))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -237,26 +245,46 @@ type Entry struct {
 	Err     error
 }
 
-// List returns every journal in the store, oldest first.
-func (s Store) List() ([]Entry, error) { return s.list("") }
-
-// ListFile returns the journals of fp's file, purpose and server, whatever
-// the file's size and modification time, oldest first.
-func (s Store) ListFile(fp Fingerprint) ([]Entry, error) { return s.list(fp.FileKey()) }
-
-func (s Store) list(prefix string) ([]Entry, error) {
-	names, err := filepath.Glob(filepath.Join(s.Dir, prefix+"*.json"))
+// List returns every journal in the store, oldest first. It reads the
+// directory each time.
+func (s *Store) List() ([]Entry, error) {
+	names, err := filepath.Glob(filepath.Join(s.Dir, "*.json"))
 	if err != nil {
 		return nil, err
 	}
-	var out []Entry
+	var keys []string
 	for _, name := range names {
-		key := strings.TrimSuffix(filepath.Base(name), ".json")
-		if strings.HasPrefix(key, ".") {
+		if key, ok := journalKey(filepath.Base(name)); ok {
+			keys = append(keys, key)
+		}
+	}
+	return s.entries(keys), nil
+}
+
+// ListFile returns the journals of fp's file, purpose and server, whatever
+// the file's size and modification time, oldest first. Its cost does not
+// grow with the directory: the first call lists the directory, the
+// others look in the Store's index of it. Journals that other processes
+// write after that first call are not seen (those they remove are not
+// returned).
+func (s *Store) ListFile(fp Fingerprint) ([]Entry, error) {
+	keys, err := s.fileKeys(fp.FileKey())
+	if err != nil {
+		return nil, err
+	}
+	return s.entries(keys), nil
+}
+
+// entries reads the journals of keys, oldest first; a key whose file is
+// gone is left out.
+func (s *Store) entries(keys []string) []Entry {
+	var out []Entry
+	for _, key := range keys {
+		j, err := s.Load(key)
+		if errors.Is(err, ErrNotFound) {
 			continue
 		}
-		j, err := s.Load(key)
-		out = append(out, Entry{Key: key, Path: name, Journal: j, Err: err})
+		out = append(out, Entry{Key: key, Path: s.path(key), Journal: j, Err: err})
 	}
 	sort.Slice(out, func(a, b int) bool {
 		ta, tb := time.Time{}, time.Time{}
@@ -271,7 +299,81 @@ func (s Store) list(prefix string) ([]Entry, error) {
 		}
 		return out[a].Key < out[b].Key
 	})
-	return out, nil
+	return out
+}
+
+// journalKey is the key of a journal file's name: not a hidden file (a
+// temporary one of atomicfile), ending in .json.
+func journalKey(name string) (string, bool) {
+	key, ok := strings.CutSuffix(name, ".json")
+	return key, ok && key != "" && !strings.HasPrefix(key, ".")
+}
+
+// fileKeyLen is the length of Fingerprint.FileKey.
+const fileKeyLen = 12
+
+// index is a Store's map of its directory: the keys of its journals by
+// their first fileKeyLen characters (the FileKey). The first ListFile
+// builds it from one listing; Save and Remove keep it up to date, so that
+// ListFile costs a map look-up and the reading of the file's own journals,
+// not a listing of the directory per file.
+type index map[string]map[string]bool
+
+// indexMu guards the idx field of every Store and the index it points to:
+// a few map operations per journal write, under no contention that counts.
+var indexMu sync.Mutex
+
+// fileKeys returns the keys of the journals whose key starts with
+// fileKey, listing the directory if the Store has no index yet.
+func (s *Store) fileKeys(fileKey string) ([]string, error) {
+	indexMu.Lock()
+	defer indexMu.Unlock()
+	if s.idx == nil {
+		des, err := os.ReadDir(s.Dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		idx := index{}
+		for _, de := range des {
+			if key, ok := journalKey(de.Name()); ok && len(key) >= fileKeyLen && !de.IsDir() {
+				idx.set(key, true)
+			}
+		}
+		s.idx = idx
+	}
+	var keys []string
+	for key := range s.idx[fileKey] {
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
+// indexed records in the Store's index, if it has one, that key's journal
+// now exists (or not).
+func (s *Store) indexed(key string, exists bool) {
+	if len(key) < fileKeyLen {
+		return
+	}
+	indexMu.Lock()
+	defer indexMu.Unlock()
+	if s.idx != nil {
+		s.idx.set(key, exists)
+	}
+}
+
+func (idx index) set(key string, exists bool) {
+	fk := key[:fileKeyLen]
+	switch {
+	case exists && idx[fk] == nil:
+		idx[fk] = map[string]bool{key: true}
+	case exists:
+		idx[fk][key] = true
+	default:
+		delete(idx[fk], key)
+		if len(idx[fk]) == 0 {
+			delete(idx, fk)
+		}
+	}
 }
 
 // Plan cuts size bytes into parts of partSize (the last may be shorter).

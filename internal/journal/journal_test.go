@@ -183,7 +183,7 @@ func TestLock(t *testing.T) {
 func TestLockNeedsAWritableDirectory(t *testing.T) {
 	blocked := filepath.Join(t.TempDir(), "file")
 	_ = os.WriteFile(blocked, nil, 0o600)
-	if _, err := (Store{Dir: filepath.Join(blocked, "journals")}).Lock("k"); err == nil {
+	if _, err := (&Store{Dir: filepath.Join(blocked, "journals")}).Lock("k"); err == nil {
 		t.Fatal("Lock in a directory under a file succeeded")
 	}
 }
@@ -214,5 +214,56 @@ func TestListFile(t *testing.T) {
 		if e.Journal == nil || e.Journal.Fingerprint.Path != "/data/clip.mp4" {
 			t.Fatalf("ListFile returned %+v", e)
 		}
+	}
+}
+
+// ListFile lists the directory once, then follows the Store's own Save and
+// Remove: journals saved since are found, removed ones are not, and one
+// removed by another process is left out.
+func TestListFileFollowsSaveAndRemove(t *testing.T) {
+	dir := t.TempDir()
+	a := sample()
+	if err := (&Store{Dir: dir}).Save(a); err != nil { // before the listing, by another process
+		t.Fatal(err)
+	}
+	s := &Store{Dir: dir}
+	keys := func() map[string]bool {
+		t.Helper()
+		got, err := s.ListFile(a.Fingerprint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]bool{}
+		for _, e := range got {
+			m[e.Key] = true
+		}
+		return m
+	}
+	if k := keys(); len(k) != 1 || !k[a.Key()] {
+		t.Fatalf("ListFile = %v, want the journal saved before", k)
+	}
+	b := sample()
+	b.Fingerprint.Size, b.Fingerprint.ModTime = 151, 2
+	b.Parts = Plan(151, 64)
+	if err := s.Save(b); err != nil {
+		t.Fatal(err)
+	}
+	if k := keys(); len(k) != 2 || !k[b.Key()] {
+		t.Fatalf("ListFile after Save = %v, want both", k)
+	}
+	if err := s.Remove(b.Key()); err != nil {
+		t.Fatal(err)
+	}
+	if k := keys(); len(k) != 1 || k[b.Key()] {
+		t.Fatalf("ListFile after Remove = %v, want a's alone", k)
+	}
+	if err := (&Store{Dir: dir}).Remove(a.Key()); err != nil {
+		t.Fatal(err)
+	}
+	if k := keys(); len(k) != 0 {
+		t.Fatalf("ListFile after another process removed a = %v, want none", k)
+	}
+	if got, err := (&Store{Dir: filepath.Join(dir, "missing")}).ListFile(a.Fingerprint); err != nil || len(got) != 0 {
+		t.Fatalf("ListFile of a missing directory = %v, %v", got, err)
 	}
 }
