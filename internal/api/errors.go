@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/openai/openai-go/v3"
+
+	"github.com/uploads-dev/uploads/internal/retry"
 )
 
 // Class is what a caller can do about an error.
@@ -110,4 +112,20 @@ func RetryAfter(err error) (time.Duration, bool) {
 		}
 	}
 	return 0, false
+}
+
+// RetryVerdict says whether a failed request is worth another attempt, and
+// not before when: a Transient failure is, after the server's Retry-After
+// (a 429 without one waits a second, to slow every worker down); anything
+// else is not. It is the one verdict of every retried call (put's parts,
+// a stream's, `uploads parts add`).
+func RetryVerdict(ctx context.Context, err error) retry.Verdict {
+	if Classify(ctx, err) != Transient {
+		return retry.Verdict{}
+	}
+	after, ok := RetryAfter(err)
+	if ae, isAPI := ErrorOf(err); isAPI && ae.StatusCode == http.StatusTooManyRequests && !ok {
+		after = time.Second
+	}
+	return retry.Verdict{Retry: true, After: after}
 }

@@ -124,11 +124,10 @@ func partsAddRun(o *PartsAddOptions) error {
 	op := retry.Op{
 		Policy: policy,
 		Classify: func(err error) retry.Verdict {
-			if !body.Replayable || api.Classify(o.Ctx, err) != api.Transient {
+			if !body.Replayable {
 				return retry.Verdict{}
 			}
-			after, _ := api.RetryAfter(err)
-			return retry.Verdict{Retry: true, After: after}
+			return api.RetryVerdict(o.Ctx, err)
 		},
 		OnRetry: func(a retry.Attempt) {
 			fmt.Fprintf(o.IO.Err, "uploads: part attempt %d failed (%s); retrying in %s\n",

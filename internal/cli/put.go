@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/uploads-dev/uploads/internal/api"
 	"github.com/uploads-dev/uploads/internal/check"
@@ -20,6 +22,7 @@ import (
 	"github.com/uploads-dev/uploads/internal/journal"
 	"github.com/uploads-dev/uploads/internal/mimetype"
 	"github.com/uploads-dev/uploads/internal/retry"
+	"github.com/uploads-dev/uploads/internal/runjournal"
 	"github.com/uploads-dev/uploads/internal/seen"
 	"github.com/uploads-dev/uploads/internal/units"
 	"github.com/uploads-dev/uploads/internal/upload"
@@ -80,8 +83,10 @@ ordered part ids and the whole file's MD5 (computed while the parts upload).
 
 A resume journal (in $XDG_STATE_HOME/uploads, or --journal-dir) is written before
 the first part and after each acknowledged part. Running the same command again
-after an interruption (Ctrl-C, a crash, a lost network) resumes: acknowledged
-parts are not sent again. An expired or vanished session starts over, saying so.
+after an interruption (Ctrl-C, a crash, SIGKILL, a lost network) resumes:
+acknowledged parts are not sent again, and files an earlier attempt completed are
+not uploaded again (their ids are printed). An expired or vanished session starts
+over, saying so.
 
 A DIR is uploaded with --recursive (its files, filtered by --include and
 --exclude); the whole set is listed and checked before the first request, and
@@ -129,12 +134,12 @@ part size (parts stream from disk; they are never held in memory).
 	fl.String("journal-dir", "", "where resume journals live (env UPLOADS_JOURNAL_DIR; default $XDG_STATE_HOME/uploads)")
 	fl.StringVar(&o.MimeType, "mime-type", "", "MIME type to declare (default: from the extension, else the content)")
 	fl.Int64Var(&o.ExpiresAfter, "expires-after-seconds", 0, "make the file expire this long after it is created (3600..2592000)")
-	fl.BoolVar(&o.Restart, "restart", false, "ignore an existing journal and start a new upload")
+	fl.BoolVar(&o.Restart, "restart", false, "ignore existing journals (of the files and of this run) and upload everything again")
 	fl.BoolVar(&o.Verify, "verify", false, "on resume, re-read acknowledged parts and re-send those that no longer match")
 	fl.BoolVar(&o.CancelOnFailure, "cancel-on-failure", false, "cancel the session (and drop the journal) on failure or interruption instead of keeping it to resume")
 	fl.StringVar(&o.Progress, "progress", progressAuto, "progress on stderr: auto (a bar on a terminal, plain lines otherwise), bar, plain, json (JSON lines), none")
 	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "print nothing but errors (same as --progress none)")
-	fl.IntVar(&o.Jobs, "jobs", 1, "files uploaded at the same time")
+	fl.IntVar(&o.Jobs, "jobs", 0, "files uploaded at the same time (default: as many as --concurrency, the connections every file's parts share)")
 	fl.StringVar(&o.Manifest, "manifest", "", "write a JSON Lines record per file (path, size, md5, purpose, upload_id, file_id, status, error) to this file, replaced atomically as each file ends")
 	fl.BoolVarP(&o.Recursive, "recursive", "r", false, "upload the files under each DIR argument, recursively")
 	fl.StringArrayVar(&o.Include, "include", nil, "with --recursive, only files matching this glob (repeatable; ** crosses directories; a pattern without / matches the base name)")
@@ -162,8 +167,8 @@ func putRun(o *PutOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	if o.Jobs < 1 {
-		return usagef(fmt.Errorf("--jobs %d must be at least 1", o.Jobs))
+	if o.Jobs < 0 {
+		return usagef(fmt.Errorf("--jobs %d must be at least 1 (or 0, its default: as many files as --concurrency)", o.Jobs))
 	}
 	if o.ExpiresAfter != 0 && (o.ExpiresAfter < 3600 || o.ExpiresAfter > 2592000) {
 		return usagef(fmt.Errorf("--expires-after-seconds %d is out of range 3600..2592000", o.ExpiresAfter))
@@ -270,11 +275,50 @@ func putRun(o *PutOptions) (err error) {
 			fmt.Fprintf(o.IO.Err, "uploads: sending at most %s/s (--limit-rate)\n", units.FormatSize(int64(o.LimitRate)))
 		}
 	}
-	var total int64
-	for _, pf := range files {
-		total += pf.Size
+	// The journal of this run: files an interrupted attempt of the same
+	// command completed are not sent again.
+	run, restored, err := openRun(o, client.BaseURL(), dir, files)
+	if err != nil {
+		return err
 	}
-	prog := newPrinter(mode, o.IO, o.PlainInterval, len(files), total)
+	defer run.Close()
+	// The progress counts what this attempt sends.
+	var total int64
+	toSend := 0
+	for i, pf := range files {
+		if restored[i] == nil {
+			total += pf.Size
+			toSend++
+		}
+	}
+	if n := len(files) - toSend; n > 0 {
+		msg := fmt.Sprintf("%d of %d files are on the server from an earlier attempt of this command: not sent again (--restart sends everything)", n, len(files))
+		if mode == progressJSON {
+			(&jsonPrinter{w: o.IO.Err}).report(upload.Event{Type: upload.EventWarning, Message: msg})
+		} else if mode != progressNone {
+			fmt.Fprintf(o.IO.Err, "uploads: %s\n", msg)
+		}
+	}
+	opts.Completed = func(res *upload.Result) error {
+		abs, err := filepath.Abs(res.File)
+		if err != nil {
+			return err
+		}
+		return run.Add(runjournal.Record{Path: abs, Size: res.Size, ModTime: res.ModTime, MD5: res.MD5,
+			UploadID: res.UploadID, FileID: res.FileID, Upload: res.Upload})
+	}
+	// Several files share one budget of connections, --concurrency, which
+	// their parts draw on in turn; by default as many files are in flight,
+	// so that small files keep the connections busy.
+	jobs := o.Jobs
+	if len(files) > 1 {
+		opts.Connections = semaphore.NewWeighted(int64(cfg.Concurrency))
+		if jobs == 0 {
+			jobs = cfg.Concurrency
+		}
+	}
+	jobs = max(jobs, 1)
+	prog := newPrinter(mode, o.IO, o.PlainInterval, toSend, total)
 	defer prog.close()
 	opts.Report = prog.report
 	up := &upload.Uploader{Client: client, Opts: opts}
@@ -312,7 +356,7 @@ func putRun(o *PutOptions) (err error) {
 		resume := ""
 		var fe *upload.FailedError
 		if errors.As(err, &fe) && fe.Kept {
-			resume = resumeCommand(restOf(o, out.completed()))
+			resume = resumeCommand(o.Args)
 		}
 		explained := explainPutFailure(ctx, o.Args, err)
 		prog.failed(ctx, fileFailure{File: pf.Path, Err: explained, Interrupted: interrupted, Several: len(files) > 1,
@@ -323,7 +367,7 @@ func putRun(o *PutOptions) (err error) {
 		return out.skip(i)
 	}
 	g := errgroup.Group{}
-	g.SetLimit(o.Jobs)
+	g.SetLimit(jobs)
 	for i, pf := range files {
 		g.Go(func() error {
 			if ctx.Err() != nil {
@@ -335,6 +379,16 @@ func putRun(o *PutOptions) (err error) {
 					return err
 				}
 				return out.skip(i)
+			}
+			if rec := restored[i]; rec != nil {
+				mu.Lock()
+				defer mu.Unlock()
+				done++
+				res := &upload.Result{File: pf.Path, UploadID: rec.UploadID, FileID: rec.FileID, Size: rec.Size, MD5: rec.MD5, Upload: rec.Upload}
+				if err := man.ended(i, pf.Path, o.Purpose, res, nil, false); err != nil {
+					return err
+				}
+				return out.add(i, &putResult{FileID: rec.FileID, Path: pf.Path, JSON: rec.Upload})
 			}
 			res, skip, err := putOne(ctx, o, up, client, index, pf, prog)
 			mu.Lock()
@@ -358,7 +412,11 @@ func putRun(o *PutOptions) (err error) {
 			return out.add(i, &putResult{FileID: res.FileID, Path: pf.Path, JSON: res.Upload})
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	if ferr := man.flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
 		return err
 	}
 	if len(files) > 1 {
@@ -367,6 +425,9 @@ func putRun(o *PutOptions) (err error) {
 	}
 	prog.close()
 	if len(failures) == 0 && notStarted == 0 {
+		if err := run.Finish(); err != nil {
+			fmt.Fprintf(o.IO.Err, "uploads: warning: remove the journal of this run: %v\n", err)
+		}
 		return nil
 	}
 	switch {
@@ -375,7 +436,7 @@ func putRun(o *PutOptions) (err error) {
 	case ctx.Err() != nil:
 		// One resume command for the whole set: the same command line.
 		err = withHint(interruptedf("interrupted: %d of %d files uploaded; %d interrupted (their journals kept), %d not started",
-			done+skippedN, len(files), interrupts, notStarted), "resume the rest with: %s", resumeCommand(restOf(o, out.completed())))
+			done+skippedN, len(files), interrupts, notStarted), "resume the rest with the same command (files already uploaded are not sent again): %s", resumeCommand(o.Args))
 	default:
 		err = exitError{code: exitCode(ctx, failures[0]), err: fmt.Errorf("%d of %d files failed", len(failures), len(files))}
 	}
@@ -562,42 +623,6 @@ func (o *putOutput) write() error {
 	return nil
 }
 
-// completed lists the files that completed, as given.
-func (o *putOutput) completed() []string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	var files []string
-	for _, r := range o.results {
-		if r != nil {
-			files = append(files, r.Path)
-		}
-	}
-	return files
-}
-
-// without is args less the arguments in drop (the files already uploaded).
-func without(args, drop []string) []string {
-	var out []string
-	for _, a := range args {
-		if !slices.Contains(drop, a) {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// restOf is the command line that uploads what a run left: the same, less
-// the files named as arguments that completed. Files found under a
-// directory cannot be left out that way: --skip-existing is added, so that
-// those already uploaded are not sent again.
-func restOf(o *PutOptions, completed []string) []string {
-	args := without(o.Args, completed)
-	if o.Recursive && !o.SkipExisting {
-		args = append(args, "--skip-existing")
-	}
-	return args
-}
-
 // withFields adds "local_path" (and "skipped": true for a file uploaded
 // before) to an API object.
 func withFields(raw json.RawMessage, path string, skipped bool) json.RawMessage {
@@ -695,4 +720,51 @@ func shellQuote(a string) string {
 		return "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
 	return a
+}
+
+// openRun opens the journal of this run (the command: the server, the
+// purpose, what is asked of the files and what selects them) and returns, by file, what an
+// earlier attempt of the same command completed and is unchanged since.
+// --restart forgets it.
+func openRun(o *PutOptions, baseURL, dir string, files []*putFile) (*runjournal.Run, []*runjournal.Record, error) {
+	k := runjournal.Key{BaseURL: baseURL, Purpose: o.Purpose, MimeType: o.MimeType, ExpiresAfter: o.ExpiresAfter}
+	k.Select = append(k.Select, fmt.Sprintf("recursive=%t follow=%t", o.Recursive, o.FollowSymlinks))
+	for _, p := range o.Include {
+		k.Select = append(k.Select, "+"+p)
+	}
+	for _, p := range o.Exclude {
+		k.Select = append(k.Select, "-"+p)
+	}
+	for _, a := range o.Files {
+		abs, err := filepath.Abs(a)
+		if err != nil {
+			return nil, nil, err
+		}
+		k.Args = append(k.Args, abs)
+	}
+	run, err := runjournal.Open(dir, k)
+	if err != nil {
+		fmt.Fprintf(o.IO.Err, "uploads: warning: %v\n", err)
+	}
+	restored := make([]*runjournal.Record, len(files))
+	if o.Restart {
+		return run, restored, run.Finish()
+	}
+	if run.Len() == 0 {
+		return run, restored, nil
+	}
+	for i, pf := range files {
+		abs, err := filepath.Abs(pf.Path)
+		if err != nil {
+			continue
+		}
+		st, err := os.Stat(abs)
+		if err != nil {
+			continue
+		}
+		if rec, ok := run.Done(abs, st.Size(), st.ModTime().UnixNano()); ok {
+			restored[i] = &rec
+		}
+	}
+	return run, restored, nil
 }

@@ -28,7 +28,9 @@
 //
 // Record and Forget take an exclusive lock on FileName+".lock"
 // (github.com/gofrs/flock), read what other processes appended since they
-// last looked, and append their line with O_APPEND and fsync: a change costs
+// last looked, and append their line with O_APPEND (no fsync since
+// 2026-12-02: the index is a cache that --skip-existing confirms with the
+// server, and a lost record only means content uploaded again): a change costs
 // the same whatever the size of the index, and several processes can record
 // at once without losing each other's records. Lookup takes no lock: it reads
 // the file again when its identity, size or modification time has changed
@@ -75,7 +77,8 @@
 //	BenchmarkCompact                  -                   152   (51–208)
 //	BenchmarkOpen                   116   (110–130)       111   (83–175)
 //
-// A change now costs one fsync whatever the size of the index (0.3–0.4 ms
-// when the disk is quiet), plus its share of the rewrite: 152 ms once every
-// MaxRecords + 1 changes at most, about 15 µs each.
+// A change then cost one fsync whatever the size of the index (0.3–0.4 ms
+// when the disk is quiet; 1–2 ms on a busy one), plus its share of the
+// rewrite: 152 ms once every MaxRecords + 1 changes at most, about 15 µs
+// each. The fsync is gone since: an append and the lock.
 package seen

@@ -185,8 +185,8 @@ func (ix *Index) compactDue() bool {
 	return lines > 2*ix.max || (lines > ix.max/4 && lines-live > 3*live)
 }
 
-// appendLocked appends b to the file and syncs it, after cutting off a torn
-// last line of tail bytes. The lock is held.
+// appendLocked appends b to the file, after cutting off a torn last line of
+// tail bytes. The lock is held.
 func (ix *Index) appendLocked(b []byte, tail int64) error {
 	f, err := os.OpenFile(ix.path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
@@ -198,10 +198,11 @@ func (ix *Index) appendLocked(b []byte, tail int64) error {
 			return err
 		}
 	}
+	// No fsync: the index is a cache of what the server holds, which
+	// --skip-existing confirms with the server; a record a crash loses
+	// means that content is uploaded again, and an fsync per file was the
+	// larger part of its cost for small files.
 	if _, err := f.Write(b); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
 		return err
 	}
 	st, err := f.Stat()

@@ -104,19 +104,26 @@ func (r *run) afterComplete(ctx context.Context, id string, up *api.Upload, err 
 	return nil, err
 }
 
-// completed is the end of a successful upload: the journal goes.
+// completed is the end of a successful upload: Options.Completed is told,
+// then the journal goes.
 func (r *run) completed(uploadID, fileID string, upload json.RawMessage, recovered bool) *Result {
-	if r.opts.Journal != nil {
-		_ = r.opts.Journal.Remove(r.fp.Key())
-	}
 	r.mu.Lock()
 	parts, bytes := r.j.Acked()
 	sum := r.j.MD5
 	r.mu.Unlock()
-	r.emit(Event{Type: EventCompleted, FileID: fileID})
-	return &Result{File: r.path, UploadID: uploadID, FileID: fileID, Size: r.fp.Size, MD5: sum, Upload: upload, Recovered: recovered,
+	res := &Result{File: r.path, UploadID: uploadID, FileID: fileID, Size: r.fp.Size, ModTime: r.fp.ModTime, MD5: sum, Upload: upload, Recovered: recovered,
 		PartsSent: parts - r.ackedAtStart, BytesSent: bytes - r.ackedBytesAtStart,
 		Retries: int(r.retries.Load()), Stalls: int(r.stalls.Load())}
+	if r.opts.Completed != nil {
+		if err := r.opts.Completed(res); err != nil {
+			r.warn(0, "%v", err)
+		}
+	}
+	if r.opts.Journal != nil {
+		_ = r.opts.Journal.Remove(r.fp.Key())
+	}
+	r.emit(Event{Type: EventCompleted, FileID: fileID})
+	return res
 }
 
 // recoverFile looks in the files list for the file this session made: same

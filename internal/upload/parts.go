@@ -85,6 +85,14 @@ func (r *run) sendBody(ctx context.Context, i int, p journal.Part, src io.Reader
 	}
 	attempt := 0
 	err := op.Do(ctx, func() error {
+		// A connection of the run's budget for this attempt only: a part
+		// waiting to retry holds none.
+		if b := r.opts.Connections; b != nil {
+			if err := b.Acquire(ctx, 1); err != nil {
+				return err
+			}
+			defer b.Release(1)
+		}
 		attempt++
 		r.inflight[i].Store(0)
 		r.emit(Event{Type: EventPartStarted, Part: i + 1, Attempt: attempt})
@@ -118,23 +126,24 @@ func (r *run) ackedParts() int64 {
 // verdict says whether a part's failure is worth another attempt. A file
 // that changed is not: its bytes can no longer be the file's.
 func (r *run) verdict(ctx context.Context, err error) retry.Verdict {
-	if api.Classify(ctx, err) != api.Transient || r.changed() {
+	if r.changed() {
 		return retry.Verdict{}
 	}
-	after, ok := api.RetryAfter(err)
-	if ae, isAPI := api.ErrorOf(err); isAPI && ae.StatusCode == http.StatusTooManyRequests && !ok {
-		after = time.Second // slow everyone down even without Retry-After
-	}
-	return retry.Verdict{Retry: true, After: after}
+	return api.RetryVerdict(ctx, err)
 }
 
 // ack records an acknowledged part in the journal (durably) before the part
-// counts as done.
+// counts as done — but the last one: complete's own record follows at once
+// and holds it (a kill in between sends that part again, nothing worse),
+// which spares a small file one journal write.
 func (r *run) ack(i int, id string) error {
 	r.mu.Lock()
 	r.j.Parts[i].ID = id
 	r.inflight[i].Store(0)
-	err := r.saveLocked()
+	var err error
+	if n, _ := r.j.Acked(); n < len(r.j.Parts) {
+		err = r.saveLocked()
+	}
 	r.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("save the resume journal: %w", err)

@@ -49,11 +49,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/uploads-dev/uploads/internal/api"
 	"github.com/uploads-dev/uploads/internal/journal"
@@ -381,19 +379,7 @@ func (s *stream) start(ctx context.Context, stop context.CancelCauseFunc, i int,
 // sendPart uploads part i from its spool file, with Put's retries and
 // events.
 func (s *stream) sendPart(ctx context.Context, i int, p journal.Part, sp *spool) error {
-	return s.r.sendBody(ctx, i, p, sp.f, 0, func(err error) retry.Verdict { return streamVerdict(ctx, err) }, nil)
-}
-
-// streamVerdict is run.verdict without the check of a file on disk.
-func streamVerdict(ctx context.Context, err error) retry.Verdict {
-	if api.Classify(ctx, err) != api.Transient {
-		return retry.Verdict{}
-	}
-	after, ok := api.RetryAfter(err)
-	if ae, isAPI := api.ErrorOf(err); isAPI && ae.StatusCode == http.StatusTooManyRequests && !ok {
-		after = time.Second
-	}
-	return retry.Verdict{Retry: true, After: after}
+	return s.r.sendBody(ctx, i, p, sp.f, 0, func(err error) retry.Verdict { return api.RetryVerdict(ctx, err) }, nil)
 }
 
 // complete sends complete; a lost answer, or a session no longer pending,

@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 
 	"github.com/uploads-dev/uploads/internal/api"
@@ -74,6 +75,17 @@ type Options struct {
 	// PartSize below it is refused. 0: no minimum beyond MinAutoPartSize
 	// for a chosen size.
 	MinPartSize int64
+	// Connections, when set, is the budget of parts in flight shared by
+	// every upload of a run (several files): each attempt at a part holds
+	// one while it is sent, on top of Concurrency, the file's own bound.
+	// Waiters are served in order, so a large file among small ones is not
+	// starved.
+	Connections *semaphore.Weighted
+	// Completed, when set, is called once a file is on the server, before
+	// its resume journal is removed: what it records durably (the journal
+	// of a run of several files) leaves no moment at which a kill forgets
+	// the file. An error is reported as a warning; the upload stands.
+	Completed func(*Result) error
 }
 
 // Check validates the options before any request.
@@ -135,9 +147,11 @@ type Result struct {
 	File     string
 	UploadID string
 	FileID   string
-	// Size and MD5 (hex) are the file's.
-	Size int64
-	MD5  string
+	// Size and MD5 (hex) are the file's; ModTime (Unix nanoseconds) is its
+	// modification time as the upload saw it (0 for a stream).
+	Size    int64
+	ModTime int64
+	MD5     string
 	// Upload is the completed Upload object as the API returned it (or, when
 	// Recovered, as rebuilt from the file found).
 	Upload json.RawMessage
@@ -367,8 +381,9 @@ func (r *run) upload(ctx context.Context, resumed bool) (*Result, error) {
 	}
 }
 
-// create opens a new session and writes its journal before any part; if the
-// journal cannot be written, the session is cancelled.
+// create opens a new session and writes its journal before any part (a file
+// of more than one part); if the journal cannot be written, the session is
+// cancelled.
 func (r *run) create(ctx context.Context) error {
 	mt := r.opts.MimeType
 	if mt == "" {
@@ -388,7 +403,10 @@ func (r *run) create(ctx context.Context) error {
 	j := &journal.Journal{Fingerprint: r.fp, PartSize: partSize, UploadID: up.ID, Filename: name, MimeType: mt,
 		UploadCreatedAt: up.CreatedAt, ExpiresAt: up.ExpiresAt, CreatedAt: now, UpdatedAt: now,
 		Parts: journal.Plan(r.fp.Size, partSize)}
-	if r.opts.Journal != nil {
+	// A file of one part is journaled first when complete is sent: before
+	// that, a kill loses a session that holds no file and at most one part
+	// to send again, and a journal would cost the file two more writes.
+	if r.opts.Journal != nil && len(j.Parts) > 1 {
 		if err := r.opts.Journal.Save(j); err != nil {
 			r.cancelSession(ctx, up.ID)
 			return fmt.Errorf("write the resume journal in %s: %w; upload %s was cancelled (free space there, or pass --journal-dir)", r.opts.Journal.Dir, err, up.ID)
