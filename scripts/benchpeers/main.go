@@ -11,7 +11,7 @@
 //     its documentation shows (sequential, 64 MiB parts read into memory,
 //     the MD5 on the way); the curl recipe (scripts/curl-upload.sh); and the
 //     machine's limits, `md5sum FILE` (one MD5 pass) and `cat FILE`.
-//   - many: --many files (200 × 1 MiB), uploaded by one `uploads put --jobs 8
+//   - many: --many files (200 × 1 MiB), uploaded by one `uploads put (--jobs N)
 //     f1 … f200`, and by a bash `for` loop that runs sdkput once per file, as
 //     a user would script it.
 //
@@ -163,15 +163,15 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&c.throttleArg, "throttle", "10MiB", "the far setting's cap on each TCP connection's upload rate, per second")
 	fs.StringVar(&c.linkThrottleArg, "link-throttle", "80MiB", "the link setting's cap on all connections' upload rate together, per second")
 	fs.StringVar(&many, "many", "200x1MiB", "the many scenario's files: COUNTxSIZE")
-	fs.IntVar(&c.jobs, "jobs", 8, "uploads put --jobs in the many scenario")
+	fs.IntVar(&c.jobs, "jobs", 0, "uploads put --jobs in the many scenario (0: put's default)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if c.runs < 1 || c.jobs < 1 {
-		return nil, errors.New("--runs and --jobs must be at least 1")
+	if c.runs < 1 || c.jobs < 0 {
+		return nil, errors.New("--runs must be at least 1 and --jobs not negative")
 	}
 	var err error
 	if c.throttle, err = units.ParseSize(c.throttleArg); err != nil || c.throttle <= 0 {

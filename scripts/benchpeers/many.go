@@ -31,12 +31,19 @@ var manyTools = []manyTool{
 		return "bash", append([]string{"-c", script, "bash", c.sdkput}, paths...)
 	}},
 	{"put-jobs", "", func(c *options, paths []string) (string, []string) {
-		return c.uploads, append([]string{"put", "--purpose", purpose, "--jobs", strconv.Itoa(c.jobs)}, paths...)
+		args := []string{"put", "--purpose", purpose}
+		if c.jobs > 0 {
+			args = append(args, "--jobs", strconv.Itoa(c.jobs))
+		}
+		return c.uploads, append(args, paths...)
 	}},
 }
 
 func (t manyTool) title(c *options) string {
 	if t.key == "put-jobs" {
+		if c.jobs == 0 {
+			return fmt.Sprintf("`uploads put f1 … f%d` (one process, the defaults: as many files at once as --concurrency, sharing its connections)", c.manyCount)
+		}
 		return fmt.Sprintf("`uploads put --jobs %d f1 … f%d` (one process, other settings default)", c.jobs, c.manyCount)
 	}
 	return t.label

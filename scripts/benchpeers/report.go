@@ -342,7 +342,11 @@ func goalsTable(b *strings.Builder, c *options, res *results) {
 	goals = append(goals, cpu, floorGoal, rss, speed, util)
 	if jobs, ok := res.manyCell("far", "put-jobs"); ok {
 		where := fmt.Sprintf("%d × %s", c.manyCount, units.FormatSize(c.manySize))
-		speed := goal{name: fmt.Sprintf("many files: `--jobs %d` ≥ %.0fx the SDK loop", c.jobs, goalManyVsSDK)}
+		how := "`uploads put` (defaults)"
+		if c.jobs > 0 {
+			how = fmt.Sprintf("`--jobs %d`", c.jobs)
+		}
+		speed := goal{name: fmt.Sprintf("many files: %s ≥ %.0fx the SDK loop", how, goalManyVsSDK)}
 		if loop, ok := res.manyCell("far", "sdk-loop"); ok {
 			r := loop.Elapsed.Seconds() / jobs.Elapsed.Seconds()
 			add(&speed, where, fmt.Sprintf("%.2fx", r), r >= goalManyVsSDK)
