@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"sync"
@@ -18,13 +19,16 @@ import (
 const benchSize = 64 << 20
 
 var (
-	benchOnce           sync.Once
-	chatData, imageData []byte
+	benchOnce                      sync.Once
+	chatData, imageData, batchData []byte
 )
 
-// benchData builds two JSONL files of benchSize bytes: chat fine-tuning
-// examples of about 0.5 to 3 KB a line, and vision examples with a base64
-// image of about 1.3 MB a line (lines cross the 1 MiB pieces).
+// benchData builds three JSONL files of benchSize bytes: chat fine-tuning
+// examples of about 0.5 to 3 KB a line, in a text where every other word
+// needs an escape or is not ASCII (the worst case for the fast path);
+// vision examples with a base64 image of about 1.3 MB a line (lines cross
+// the 1 MiB pieces); and batch requests of about 0.5 to 6 KB a line in
+// plain English with a few escapes.
 func benchData() {
 	benchOnce.Do(func() {
 		rng := rand.New(rand.NewPCG(1, 2))
@@ -64,6 +68,25 @@ func benchData() {
 			v.WriteByte('\n')
 		}
 		imageData = v.Bytes()[:benchSize]
+
+		english := []string{"the", "request", "asks", "for", "a", "short", "summary", "of", "this", "document,", "which", "describes",
+			"how", "files", "are", "uploaded", "in", "parts", "and", "checked", "before", "they", "are", "sent.", "\"Note\"", "it's", "\n\n"}
+		var r bytes.Buffer
+		for i := 0; r.Len() < benchSize; i++ {
+			var t bytes.Buffer
+			for n := 400 + rng.IntN(5000); t.Len() < n; {
+				t.WriteString(english[rng.IntN(len(english))])
+				t.WriteByte(' ')
+			}
+			line, _ := json.Marshal(map[string]any{"custom_id": fmt.Sprintf("request-%d", i), "method": "POST", "url": "/v1/chat/completions",
+				"body": map[string]any{"model": "gpt-4o-mini", "max_tokens": 1000, "temperature": 0.2, "messages": []map[string]any{
+					{"role": "system", "content": "You are a helpful assistant."},
+					{"role": "user", "content": t.String()},
+				}}})
+			r.Write(line)
+			r.WriteByte('\n')
+		}
+		batchData = r.Bytes()[:benchSize]
 	})
 }
 
@@ -80,7 +103,7 @@ func benchInputs(b *testing.B) map[string][]byte {
 	benchData()
 	// The last line is cut at benchSize: end the data at a whole line.
 	whole := func(d []byte) []byte { return d[:bytes.LastIndexByte(d, '\n')+1] }
-	return map[string][]byte{"chat": whole(chatData), "image": whole(imageData)}
+	return map[string][]byte{"chat": whole(chatData), "image": whole(imageData), "batch": whole(batchData)}
 }
 
 func BenchmarkMD5(b *testing.B) {
@@ -131,13 +154,24 @@ func BenchmarkMD5AndChecker(b *testing.B) {
 	}
 }
 
-// BenchmarkValidators compares ways to check each line with encoding/json,
-// on lines already split: json.Valid (what the Checker uses), Unmarshal
-// into a json.RawMessage, and a json.Decoder over the whole stream (which
-// does not even see line boundaries).
+// BenchmarkValidators compares ways to check each line, on lines already
+// split: objectLine (the Checker's fast path), and with encoding/json:
+// json.Valid (the Checker's slow path, for messages), Unmarshal into a
+// json.RawMessage, and a json.Decoder over the whole stream (which does not
+// even see line boundaries).
 func BenchmarkValidators(b *testing.B) {
 	data := benchInputs(b)["chat"]
 	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	b.Run("objectLine", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			for _, l := range lines {
+				if !objectLine(l) {
+					b.Fatal("invalid")
+				}
+			}
+		}
+	})
 	b.Run("Valid", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		for b.Loop() {

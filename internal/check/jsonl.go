@@ -196,6 +196,10 @@ func (c *Checker) endLine(line []byte) {
 	if !c.begin() {
 		return
 	}
+	if objectLine(line) { // the fast path: most lines end here
+		return
+	}
+	// The line is refused: find out why, and say it as encoding/json does.
 	if c.line == 1 && c.badStart(line) {
 		return
 	}

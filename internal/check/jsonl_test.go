@@ -319,3 +319,32 @@ func TestSizeEndsTheFile(t *testing.T) {
 		t.Fatalf("Err() = %v, want line 2", err)
 	}
 }
+
+// TestObjectLine checks the fast path against encoding/json on the cases
+// fuzzing reaches only by luck: nesting at encoding/json's limit, and every
+// first byte of a UTF-8 sequence.
+func TestObjectLine(t *testing.T) {
+	nest := func(n int) []byte {
+		return []byte(`{"a":` + strings.Repeat("[", n-1) + strings.Repeat("]", n-1) + "}")
+	}
+	ins := [][]byte{nest(64), nest(65), nest(maxDepth), nest(maxDepth + 1),
+		[]byte(`{"a":` + strings.Repeat(`{"b":`, maxDepth-1) + "1" + strings.Repeat("}", maxDepth)),
+		[]byte(`{"a":` + strings.Repeat(`{"b":`, maxDepth) + "1" + strings.Repeat("}", maxDepth+1)),
+	}
+	for c := 0x80; c <= 0xFF; c++ {
+		for _, tail := range []string{"", "\x80", "\x8f\xbf", "\x90\x80\x80", "\xa0\x80", "\xbf\xbf\xbf", "a", "\xc0"} {
+			ins = append(ins, []byte(`{"k":"x`+string([]byte{byte(c)})+tail+`y"}`))
+		}
+	}
+	for c := 0; c < 0x20; c++ {
+		ins = append(ins, []byte{'{', '"', byte(c), '"', ':', '1', '}'}, []byte{'{', '}', byte(c)})
+	}
+	for _, in := range ins {
+		if fast, slow := objectLine(in), slowObjectLine(in); fast != slow {
+			t.Errorf("objectLine(%.80q) = %v, encoding/json says %v", in, fast, slow)
+		}
+	}
+	if !objectLine(nest(maxDepth)) || objectLine(nest(maxDepth+1)) {
+		t.Error("nesting limit differs from encoding/json's")
+	}
+}
