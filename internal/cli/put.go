@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/uploads-dev/uploads/internal/api"
 	"github.com/uploads-dev/uploads/internal/check"
@@ -285,7 +283,9 @@ func putRun(o *PutOptions) (err error) {
 	// The progress counts what this attempt sends.
 	var total int64
 	toSend := 0
+	planned := make([]upload.Planned, len(files))
 	for i, pf := range files {
+		planned[i] = upload.Planned{Path: pf.Path, Size: pf.Size, MimeType: pf.MimeType, Refused: pf.problem}
 		if restored[i] == nil {
 			total += pf.Size
 			toSend++
@@ -299,34 +299,11 @@ func putRun(o *PutOptions) (err error) {
 			fmt.Fprintf(o.IO.Err, "uploads: %s\n", msg)
 		}
 	}
-	opts.Completed = func(res *upload.Result) error {
-		abs, err := filepath.Abs(res.File)
-		if err != nil {
-			return err
-		}
-		return run.Add(runjournal.Record{Path: abs, Size: res.Size, ModTime: res.ModTime, MD5: res.MD5,
-			UploadID: res.UploadID, FileID: res.FileID, Upload: res.Upload})
-	}
-	// Several files share one budget of connections, --concurrency, which
-	// their parts draw on in turn; by default as many files are in flight,
-	// so that small files keep the connections busy.
-	jobs := o.Jobs
-	if len(files) > 1 {
-		opts.Connections = semaphore.NewWeighted(int64(cfg.Concurrency))
-		if jobs == 0 {
-			jobs = cfg.Concurrency
-		}
-	}
-	jobs = max(jobs, 1)
 	prog := newPrinter(mode, o.IO, o.PlainInterval, toSend, total)
 	defer prog.close()
 	opts.Report = prog.report
 	up := &upload.Uploader{Client: client, Opts: opts}
 
-	paths := make([]string, len(files))
-	for i, pf := range files {
-		paths[i] = pf.Path
-	}
 	man := newManifest(o.Manifest, len(files))
 	for _, sk := range skipped {
 		man.ignore(sk.Path, o.Purpose, sk.Reason)
@@ -336,83 +313,49 @@ func putRun(o *PutOptions) (err error) {
 	}
 	out := &putOutput{exp: o.IO.export(cfg), prog: prog, json: o.JSON, several: len(o.Files) > 1 || len(files) > 1,
 		results: make([]*putResult, len(files)), ended: make([]bool, len(files))}
-	var (
-		mu         sync.Mutex
-		failures   []error
-		done       int
-		skippedN   int
-		notStarted int
-		sentBytes  int64
-		retries    int
-		began      = time.Now()
-		interrupts int
-	)
-	fail := func(i int, pf *putFile, err error) error {
-		failures = append(failures, err)
-		interrupted := api.Classify(ctx, err) == api.Canceled
-		if interrupted {
-			interrupts++
-		}
-		resume := ""
-		var fe *upload.FailedError
-		if errors.As(err, &fe) && fe.Kept {
-			resume = resumeCommand(o.Args)
-		}
-		explained := explainPutFailure(ctx, o.Args, err)
-		prog.failed(ctx, fileFailure{File: pf.Path, Err: explained, Interrupted: interrupted, Several: len(files) > 1,
-			Code: exitCode(ctx, explained), Resume: resume})
-		if err := man.ended(i, pf.Path, o.Purpose, nil, err, interrupted); err != nil {
-			return err
-		}
-		return out.skip(i)
-	}
-	g := errgroup.Group{}
-	g.SetLimit(jobs)
-	for i, pf := range files {
-		g.Go(func() error {
-			if ctx.Err() != nil {
-				// Stopped before this file began: not a failure of its own.
-				mu.Lock()
-				notStarted++
-				mu.Unlock()
-				if err := man.ended(i, pf.Path, o.Purpose, nil, nil, false); err != nil {
-					return err
-				}
-				return out.skip(i)
-			}
-			if rec := restored[i]; rec != nil {
-				mu.Lock()
-				defer mu.Unlock()
-				done++
-				res := &upload.Result{File: pf.Path, UploadID: rec.UploadID, FileID: rec.FileID, Size: rec.Size, MD5: rec.MD5, Upload: rec.Upload}
-				if err := man.ended(i, pf.Path, o.Purpose, res, nil, false); err != nil {
-					return err
-				}
-				return out.add(i, &putResult{FileID: rec.FileID, Path: pf.Path, JSON: rec.Upload})
-			}
-			res, skip, err := putOne(ctx, o, up, client, index, pf, prog)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err != nil:
-				return fail(i, pf, err)
-			case skip != nil:
-				skippedN++
-				if err := man.skipped(i, pf, skip); err != nil {
-					return err
-				}
-				return out.add(i, skip)
-			}
-			done++
-			sentBytes += res.BytesSent
-			retries += res.Retries
-			if err := man.ended(i, pf.Path, o.Purpose, res, nil, false); err != nil {
+	var failures []error
+	batch := upload.Batch{Jobs: o.Jobs, Check: !o.NoCheck, Index: index, SkipExisting: o.SkipExisting,
+		Wait: o.Wait, WaitTimeout: o.WaitTimeout, Run: run, Restored: restored}
+	sum, err := up.RunBatch(ctx, planned, batch, func(oc upload.Outcome) error {
+		pf := files[oc.Index]
+		switch {
+		case oc.NotStarted:
+			if err := man.ended(oc.Index, pf.Path, o.Purpose, nil, nil, false); err != nil {
 				return err
 			}
-			return out.add(i, &putResult{FileID: res.FileID, Path: pf.Path, JSON: res.Upload})
-		})
-	}
-	err = g.Wait()
+			return out.skip(oc.Index)
+		case oc.Err != nil:
+			err := oc.Err
+			var re *upload.RefusedError
+			if errors.As(err, &re) {
+				err = checkFailure{re.Err}
+			}
+			failures = append(failures, err)
+			resume := ""
+			var fe *upload.FailedError
+			if errors.As(err, &fe) && fe.Kept {
+				resume = resumeCommand(o.Args)
+			}
+			explained := explainPutFailure(ctx, o.Args, err)
+			prog.failed(ctx, fileFailure{File: pf.Path, Err: explained, Interrupted: oc.Interrupted, Several: len(files) > 1,
+				Code: exitCode(ctx, explained), Resume: resume})
+			if err := man.ended(oc.Index, pf.Path, o.Purpose, nil, err, oc.Interrupted); err != nil {
+				return err
+			}
+			return out.skip(oc.Index)
+		case oc.Existing != nil:
+			pf.MD5 = oc.Existing.MD5
+			res := &putResult{FileID: oc.Existing.FileID, Path: pf.Path, JSON: oc.Existing.File, Skipped: true}
+			if err := man.skipped(oc.Index, pf, res); err != nil {
+				return err
+			}
+			return out.add(oc.Index, res)
+		}
+		if err := man.ended(oc.Index, pf.Path, o.Purpose, oc.Result, nil, false); err != nil {
+			return err
+		}
+		return out.add(oc.Index, &putResult{FileID: oc.Result.FileID, Path: pf.Path, JSON: oc.Result.Upload})
+	})
 	if ferr := man.flush(); err == nil {
 		err = ferr
 	}
@@ -420,11 +363,11 @@ func putRun(o *PutOptions) (err error) {
 		return err
 	}
 	if len(files) > 1 {
-		prog.summary(runSummary{Files: len(files), Completed: done, Skipped: skippedN, Failed: len(failures) - interrupts, Interrupted: interrupts,
-			NotStarted: notStarted, Retries: retries, Sent: sentBytes, Took: time.Since(began)})
+		prog.summary(runSummary{Files: sum.Files, Completed: sum.Completed, Skipped: sum.Skipped, Failed: sum.Failed, Interrupted: sum.Interrupted,
+			NotStarted: sum.NotStarted, Retries: sum.Retries, Sent: sum.Sent, Took: sum.Took})
 	}
 	prog.close()
-	if len(failures) == 0 && notStarted == 0 {
+	if len(failures) == 0 && sum.NotStarted == 0 {
 		if err := run.Finish(); err != nil {
 			fmt.Fprintf(o.IO.Err, "uploads: warning: remove the journal of this run: %v\n", err)
 		}
@@ -436,7 +379,8 @@ func putRun(o *PutOptions) (err error) {
 	case ctx.Err() != nil:
 		// One resume command for the whole set: the same command line.
 		err = withHint(interruptedf("interrupted: %d of %d files uploaded; %d interrupted (their journals kept), %d not started",
-			done+skippedN, len(files), interrupts, notStarted), "resume the rest with the same command (files already uploaded are not sent again): %s", resumeCommand(o.Args))
+			sum.Completed+sum.Skipped, len(files), sum.Interrupted, sum.NotStarted),
+			"resume the rest with the same command (files already uploaded are not sent again): %s", resumeCommand(o.Args))
 	default:
 		err = exitError{code: exitCode(ctx, failures[0]), err: fmt.Errorf("%d of %d files failed", len(failures), len(files))}
 	}
@@ -509,51 +453,6 @@ func putStdin(o *PutOptions, cfg config.Config, opts upload.Options, mode string
 	return err
 }
 
-// putOne uploads one planned file: its checks, then (with --skip-existing)
-// the search for the same content uploaded before, then the upload, then
-// (with --wait) the wait for the file to be processed. It returns the
-// result, or what was found instead of uploading.
-func putOne(ctx context.Context, o *PutOptions, up *upload.Uploader, client *api.Client, index *seen.Index, pf *putFile, prog printer) (*upload.Result, *putResult, error) {
-	if pf.problem != nil {
-		return nil, nil, checkFailure{pf.problem}
-	}
-	if err := inspect(ctx, pf, o.SkipExisting, !o.NoCheck); err != nil {
-		return nil, nil, err
-	}
-	if pf.problem != nil {
-		return nil, nil, checkFailure{pf.problem}
-	}
-	if o.SkipExisting {
-		rec, raw, err := existing(ctx, client, index, pf)
-		if err != nil {
-			return nil, nil, err
-		}
-		if rec != nil {
-			prog.report(upload.Event{Type: upload.EventWarning, File: pf.Path,
-				Message: fmt.Sprintf("skipped: the same content was uploaded before as %s (--skip-existing)", rec.FileID)})
-			return nil, &putResult{FileID: rec.FileID, Path: pf.Path, JSON: raw, Skipped: true}, nil
-		}
-	}
-	res, err := up.Put(ctx, pf.Path)
-	if err != nil {
-		return nil, nil, err
-	}
-	if index != nil {
-		if err := index.Record(client.BaseURL(), o.Purpose, res.Size, res.MD5,
-			seen.Record{FileID: res.FileID, Filename: filepath.Base(pf.Path), Path: pf.Path}); err != nil {
-			prog.report(upload.Event{Type: upload.EventWarning, File: pf.Path, Message: fmt.Sprintf("not recorded for --skip-existing: %v", err)})
-		}
-	}
-	if o.Wait {
-		if _, err := client.WaitProcessed(ctx, res.FileID, o.WaitTimeout, func(status string, wait time.Duration) {
-			prog.report(upload.Event{Type: upload.EventWaiting, File: pf.Path, FileID: res.FileID, Message: status, Wait: wait})
-		}); err != nil {
-			return nil, nil, fmt.Errorf("%s was uploaded as %s, but: %w", pf.Path, res.FileID, err)
-		}
-	}
-	return res, nil, nil
-}
-
 // putOutput prints the results in the order of the arguments, each as soon
 // as those before it have ended: one file prints its id (or its Upload with
 // --json); several print "FILE_ID<TAB>PATH" lines (or Uploads with
@@ -605,6 +504,7 @@ func (o *putOutput) write() error {
 		if res == nil {
 			continue
 		}
+		o.results[o.next] = nil // printed: not held for the rest of the run
 		var err error
 		switch {
 		case o.json && (o.several || res.Skipped):

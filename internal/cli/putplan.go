@@ -1,17 +1,10 @@
 package cli
 
 import (
-	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
-	"io"
-	"os"
 
-	"github.com/uploads-dev/uploads/internal/api"
 	"github.com/uploads-dev/uploads/internal/check"
 	"github.com/uploads-dev/uploads/internal/config"
 	"github.com/uploads-dev/uploads/internal/fileset"
@@ -72,61 +65,6 @@ func planPut(o *PutOptions, opts upload.Options) ([]*putFile, []fileset.Skipped,
 	return files, set.Skipped, nil
 }
 
-// inspect reads a file once, for what the plan needs of its content: its
-// MD5 (withMD5) and the checks of its lines (the purposes that have some).
-// It stops early at the first problem when the MD5 is not needed.
-func inspect(ctx context.Context, pf *putFile, withMD5, checks bool) error {
-	var c *check.Checker
-	if checks && pf.problem == nil && check.Streamed(pf.Purpose) {
-		c = check.New(pf.Purpose, pf.Path, pf.Size)
-	}
-	if c == nil && !withMD5 {
-		return nil
-	}
-	f, err := os.Open(pf.Path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var h hash.Hash
-	if withMD5 {
-		h = md5.New()
-	}
-	buf := make([]byte, 1<<20)
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n, rerr := f.Read(buf)
-		if n > 0 {
-			if h != nil {
-				h.Write(buf[:n])
-			}
-			if c != nil {
-				_, _ = c.Write(buf[:n])
-				if c.Err() != nil && h == nil {
-					break
-				}
-			}
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return rerr
-		}
-	}
-	if h != nil {
-		pf.MD5 = hex.EncodeToString(h.Sum(nil))
-	}
-	if c != nil {
-		if err := c.Close(); err != nil {
-			pf.problem, pf.Check = err, err.Error()
-		}
-	}
-	return nil
-}
-
 // checkFailure is a file refused by the checks before sending: the
 // service would refuse it too, so it counts as the API's refusal (exit 3).
 type checkFailure struct{ err error }
@@ -143,35 +81,19 @@ func (e checkFailure) hint() string {
 	return "pass --no-check to send it anyway"
 }
 
-// existing looks for pf's content in the index of uploaded files and asks
-// the server whether that file is still there (GET /files/{id}). A file
-// the server no longer has is forgotten.
-func existing(ctx context.Context, client *api.Client, ix *seen.Index, pf *putFile) (*seen.Record, json.RawMessage, error) {
-	rec, ok := ix.Lookup(client.BaseURL(), pf.Purpose, pf.Size, pf.MD5)
-	if !ok {
-		return nil, nil, nil
-	}
-	f, err := client.GetFile(ctx, rec.FileID)
-	if apiStatus(err) == 404 {
-		return nil, nil, ix.Forget(client.BaseURL(), pf.Purpose, pf.Size, pf.MD5)
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("look for %s, uploaded before with the same content: %w", rec.FileID, err)
-	}
-	if status, _ := api.FileStatus(f); status == "deleted" || status == "error" {
-		return nil, nil, ix.Forget(client.BaseURL(), pf.Purpose, pf.Size, pf.MD5)
-	}
-	return &rec, api.RawJSON(f), nil
-}
-
 // putDryRun prints the plan: what each file would be, and the checks'
 // verdicts (which read the files), without any request. It exits 3 when a
 // check fails, as the run would.
 func putDryRun(o *PutOptions, cfg config.Config, files []*putFile, index *seen.Index) error {
 	failed := 0
 	for _, pf := range files {
-		if err := inspect(o.Ctx, pf, o.SkipExisting, !o.NoCheck); err != nil {
+		p := upload.Planned{Path: pf.Path, Size: pf.Size, MimeType: pf.MimeType, Refused: pf.problem}
+		if err := upload.Inspect(o.Ctx, &p, pf.Purpose, o.SkipExisting, !o.NoCheck); err != nil {
 			return err
+		}
+		pf.MD5 = p.MD5
+		if p.Refused != nil && pf.problem == nil {
+			pf.problem, pf.Check = p.Refused, p.Refused.Error()
 		}
 		if pf.problem != nil {
 			failed++

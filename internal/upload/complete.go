@@ -56,15 +56,7 @@ func sessionEnded(err error) (string, bool) {
 // with its failures: a refused MD5 (repair), a lost answer or a session that
 // is no longer pending (find the file it made).
 func (r *run) complete(ctx context.Context, sum string) (*Result, error) {
-	r.mu.Lock()
-	r.j.CompleteSent, r.j.MD5 = true, sum
-	err := r.saveLocked()
-	ids := make([]string, len(r.j.Parts))
-	for i, p := range r.j.Parts {
-		ids[i] = p.ID
-	}
-	id := r.j.UploadID
-	r.mu.Unlock()
+	id, ids, err := r.completing(sum)
 	if err != nil {
 		// Without this record, a lost answer could not be told from a
 		// session that ended elsewhere, and a rerun might make a second file.
@@ -72,6 +64,21 @@ func (r *run) complete(ctx context.Context, sum string) (*Result, error) {
 	}
 	up, err := r.u.Client.Complete(ctx, id, ids, sum)
 	return r.afterComplete(ctx, id, up, err, func(err error) (*Result, error) { return r.repair(ctx, sum, err) })
+}
+
+// completing records in the journal (durably, for a file) that complete is
+// sent with sum, and returns the session and its part ids in order: what
+// complete sends, for Put and PutStream alike.
+func (r *run) completing(sum string) (uploadID string, partIDs []string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.j.CompleteSent, r.j.MD5 = true, sum
+	err = r.saveLocked()
+	partIDs = make([]string, len(r.j.Parts))
+	for i, p := range r.j.Parts {
+		partIDs[i] = p.ID
+	}
+	return r.j.UploadID, partIDs, err
 }
 
 // afterComplete turns complete's answer into the result: the file, or,

@@ -205,16 +205,10 @@ func (s *stream) mimeType() (string, error) {
 // journal that is never written.
 func (s *stream) create(ctx context.Context, mt string) error {
 	r := s.r
-	partSize := r.opts.PartSizeFor(r.fp.Size)
-	up, err := r.u.Client.CreateUpload(ctx, api.NewUpload{Filename: r.path, Purpose: r.opts.Purpose, Bytes: r.fp.Size,
-		MimeType: mt, ExpiresAfter: r.opts.ExpiresAfter})
+	j, err := r.openSession(ctx, r.path, mt)
 	if err != nil {
 		return err
 	}
-	now := r.opts.now().UTC()
-	j := &journal.Journal{Fingerprint: r.fp, PartSize: partSize, UploadID: up.ID, Filename: r.path, MimeType: mt,
-		UploadCreatedAt: up.CreatedAt, ExpiresAt: up.ExpiresAt, CreatedAt: now, UpdatedAt: now,
-		Parts: journal.Plan(r.fp.Size, partSize)}
 	r.mu.Lock()
 	r.j = j
 	r.inflight = make([]atomic.Int64, len(j.Parts))
@@ -387,14 +381,7 @@ func (s *stream) sendPart(ctx context.Context, i int, p journal.Part, sp *spool)
 // be repaired: the parts' bytes are gone.
 func (s *stream) complete(ctx context.Context, sum string) (*Result, error) {
 	r := s.r
-	r.mu.Lock()
-	r.j.CompleteSent, r.j.MD5 = true, sum
-	ids := make([]string, len(r.j.Parts))
-	for i, p := range r.j.Parts {
-		ids[i] = p.ID
-	}
-	id := r.j.UploadID
-	r.mu.Unlock()
+	id, ids, _ := r.completing(sum) // a stream has no journal on disk
 	up, err := r.u.Client.Complete(ctx, id, ids, sum)
 	return r.afterComplete(ctx, id, up, err, func(err error) (*Result, error) {
 		return nil, fmt.Errorf("the parts on the server do not add up to the MD5 of what was read (a part was damaged on the way), and their bytes are no longer at hand to send again: %w", err)

@@ -25,6 +25,8 @@ import (
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 
+	"github.com/openai/openai-go/v3"
+
 	"github.com/uploads-dev/uploads/internal/api"
 	"github.com/uploads-dev/uploads/internal/journal"
 	"github.com/uploads-dev/uploads/internal/mimetype"
@@ -194,9 +196,26 @@ func (e *ChangedError) Error() string {
 
 // Uploader uploads files with one client.
 type Uploader struct {
-	Client *api.Client
+	Client Client
 	Opts   Options
 }
+
+// Client is what the engine needs of the API: the calls of an upload
+// session, the search for a file whose complete answer was lost, and the
+// reads of --skip-existing and --wait. *api.Client is one; a test or
+// another provider can be another.
+type Client interface {
+	BaseURL() string
+	CreateUpload(ctx context.Context, n api.NewUpload) (*api.Upload, error)
+	AddPart(ctx context.Context, uploadID string, body api.PartBody) (*api.Part, error)
+	Complete(ctx context.Context, uploadID string, partIDs []string, md5Hex string) (*api.Upload, error)
+	Cancel(ctx context.Context, uploadID string) (*api.Upload, error)
+	FindFiles(ctx context.Context, purpose, filename string, size, since int64) ([]openai.FileObject, error)
+	GetFile(ctx context.Context, id string) (*openai.FileObject, error)
+	WaitProcessed(ctx context.Context, id string, timeout time.Duration, waiting func(status string, wait time.Duration)) (*openai.FileObject, error)
+}
+
+var _ Client = (*api.Client)(nil)
 
 // run is the state of one file's upload.
 type run struct {
@@ -392,30 +411,39 @@ func (r *run) create(ctx context.Context) error {
 			return fmt.Errorf("detect the MIME type of %s: %w (pass --mime-type)", r.path, err)
 		}
 	}
-	partSize := r.opts.PartSizeFor(r.fp.Size)
-	name := filepath.Base(r.fp.Path)
-	up, err := r.u.Client.CreateUpload(ctx, api.NewUpload{Filename: name, Purpose: r.opts.Purpose, Bytes: r.fp.Size,
-		MimeType: mt, ExpiresAfter: r.opts.ExpiresAfter})
+	j, err := r.openSession(ctx, filepath.Base(r.fp.Path), mt)
 	if err != nil {
 		return err
 	}
-	now := r.opts.now().UTC()
-	j := &journal.Journal{Fingerprint: r.fp, PartSize: partSize, UploadID: up.ID, Filename: name, MimeType: mt,
-		UploadCreatedAt: up.CreatedAt, ExpiresAt: up.ExpiresAt, CreatedAt: now, UpdatedAt: now,
-		Parts: journal.Plan(r.fp.Size, partSize)}
 	// A file of one part is journaled first when complete is sent: before
 	// that, a kill loses a session that holds no file and at most one part
 	// to send again, and a journal would cost the file two more writes.
 	if r.opts.Journal != nil && len(j.Parts) > 1 {
 		if err := r.opts.Journal.Save(j); err != nil {
-			r.cancelSession(ctx, up.ID)
-			return fmt.Errorf("write the resume journal in %s: %w; upload %s was cancelled (free space there, or pass --journal-dir)", r.opts.Journal.Dir, err, up.ID)
+			r.cancelSession(ctx, j.UploadID)
+			return fmt.Errorf("write the resume journal in %s: %w; upload %s was cancelled (free space there, or pass --journal-dir)", r.opts.Journal.Dir, err, j.UploadID)
 		}
 	}
 	r.mu.Lock()
 	r.j = j
 	r.mu.Unlock()
 	return nil
+}
+
+// openSession creates the upload session of the run's file (named name,
+// of MIME type mt) and returns its journal: the session, the part size and
+// the parts planned. Put and PutStream both open theirs here.
+func (r *run) openSession(ctx context.Context, name, mt string) (*journal.Journal, error) {
+	partSize := r.opts.PartSizeFor(r.fp.Size)
+	up, err := r.u.Client.CreateUpload(ctx, api.NewUpload{Filename: name, Purpose: r.opts.Purpose, Bytes: r.fp.Size,
+		MimeType: mt, ExpiresAfter: r.opts.ExpiresAfter})
+	if err != nil {
+		return nil, err
+	}
+	now := r.opts.now().UTC()
+	return &journal.Journal{Fingerprint: r.fp, PartSize: partSize, UploadID: up.ID, Filename: name, MimeType: mt,
+		UploadCreatedAt: up.CreatedAt, ExpiresAt: up.ExpiresAt, CreatedAt: now, UpdatedAt: now,
+		Parts: journal.Plan(r.fp.Size, partSize)}, nil
 }
 
 // cancelSession cancels a session, best effort, even after ctx has ended.
