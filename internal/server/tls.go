@@ -63,11 +63,16 @@ func validLabel(s string) bool {
 		return false
 	}
 	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+		if !labelChar(c) {
 			return false
 		}
 	}
 	return true
+}
+
+// labelChar reports whether c may stand in a DNS label.
+func labelChar(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-'
 }
 
 // certHosts are the names a self-signed certificate must cover: the
