@@ -17,6 +17,7 @@ import (
 	"github.com/uploads-dev/uploads/internal/api"
 	"github.com/uploads-dev/uploads/internal/check"
 	"github.com/uploads-dev/uploads/internal/config"
+	"github.com/uploads-dev/uploads/internal/fileset"
 	"github.com/uploads-dev/uploads/internal/journal"
 	"github.com/uploads-dev/uploads/internal/mimetype"
 	"github.com/uploads-dev/uploads/internal/retry"
@@ -165,31 +166,12 @@ func putRun(o *PutOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	if o.Jobs < 0 {
-		return usagef(fmt.Errorf("--jobs %d must be at least 1 (or 0, its default: as many files as --concurrency)", o.Jobs))
+	if err := o.checkFlags(); err != nil {
+		return err
 	}
-	if o.ExpiresAfter != 0 && (o.ExpiresAfter < 3600 || o.ExpiresAfter > 2592000) {
-		return usagef(fmt.Errorf("--expires-after-seconds %d is out of range 3600..2592000", o.ExpiresAfter))
-	}
-	if o.LimitRate < 0 {
-		return usagef(fmt.Errorf("--limit-rate %d: give a rate in bytes per second, such as 10MiB", o.LimitRate))
-	}
-	if (len(o.Include) > 0 || len(o.Exclude) > 0) && !o.Recursive {
-		return usagef(errors.New("--include and --exclude select files under directories: add --recursive"))
-	}
-	mode := o.Progress
-	if o.Quiet {
-		mode = progressNone
-	}
-	switch mode {
-	case progressAuto:
-		mode = progressPlain
-		if o.IO.ErrTTY {
-			mode = progressBar
-		}
-	case progressBar, progressPlain, progressJSON, progressNone:
-	default:
-		return usagef(fmt.Errorf("--progress %q: expected auto, bar, plain, json or none", o.Progress))
+	mode, err := o.progressMode()
+	if err != nil {
+		return err
 	}
 	if mode == progressJSON {
 		// In JSON mode stderr carries only events: an error before the
@@ -206,17 +188,9 @@ func putRun(o *PutOptions) (err error) {
 	if dir == "" {
 		dir = journal.DefaultDir()
 	}
-	opts := upload.Options{
-		Purpose: o.Purpose, PartSize: int64(cfg.PartSize), Concurrency: cfg.Concurrency, ExpiresAfter: o.ExpiresAfter,
-		MimeType: o.MimeType, Retry: retry.Policy{Retries: cfg.Retries, Base: retry.Default.Base, Max: retry.Default.Max},
-		Journal: &journal.Store{Dir: dir}, Restart: o.Restart, Verify: o.Verify, CancelOnFailure: o.CancelOnFailure,
-		MinPartSize: int64(cfg.MinPartSize),
-	}
-	if err := opts.Check(); err != nil {
-		return usagef(fmt.Errorf("%w (part size from --part-size, UPLOADS_PART_SIZE or the config file: %s)", err, units.FormatSize(int64(cfg.PartSize))))
-	}
-	if cfg.PartSize == 0 && o.PartSizeGiven {
-		return usagef(errors.New("--part-size 0: give a size from 1 byte to 64MiB, or leave it out to have one chosen per file"))
+	opts, err := o.engineOptions(cfg, dir)
+	if err != nil {
+		return err
 	}
 
 	if len(o.Files) == 1 && o.Files[0] == "-" {
@@ -263,6 +237,65 @@ func putRun(o *PutOptions) (err error) {
 		return putDryRun(o, cfg, files, index)
 	}
 
+	return putFiles(o, cfg, opts, mode, dir, files, skipped, index)
+}
+
+// checkFlags refuses flags that do not go together, before anything is read.
+func (o *PutOptions) checkFlags() error {
+	switch {
+	case o.Jobs < 0:
+		return usagef(fmt.Errorf("--jobs %d must be at least 1 (or 0, its default: as many files as --concurrency)", o.Jobs))
+	case o.ExpiresAfter != 0 && (o.ExpiresAfter < 3600 || o.ExpiresAfter > 2592000):
+		return usagef(fmt.Errorf("--expires-after-seconds %d is out of range 3600..2592000", o.ExpiresAfter))
+	case o.LimitRate < 0:
+		return usagef(fmt.Errorf("--limit-rate %d: give a rate in bytes per second, such as 10MiB", o.LimitRate))
+	case (len(o.Include) > 0 || len(o.Exclude) > 0) && !o.Recursive:
+		return usagef(errors.New("--include and --exclude select files under directories: add --recursive"))
+	}
+	return nil
+}
+
+// progressMode is the progress printer --progress (and --quiet) ask for;
+// auto is a bar on a terminal, plain lines otherwise.
+func (o *PutOptions) progressMode() (string, error) {
+	mode := o.Progress
+	if o.Quiet {
+		mode = progressNone
+	}
+	switch mode {
+	case progressAuto:
+		if o.IO.ErrTTY {
+			return progressBar, nil
+		}
+		return progressPlain, nil
+	case progressBar, progressPlain, progressJSON, progressNone:
+		return mode, nil
+	}
+	return "", usagef(fmt.Errorf("--progress %q: expected auto, bar, plain, json or none", o.Progress))
+}
+
+// engineOptions are the engine's options from the settings and flags.
+func (o *PutOptions) engineOptions(cfg config.Config, dir string) (upload.Options, error) {
+	opts := upload.Options{
+		Purpose: o.Purpose, PartSize: int64(cfg.PartSize), Concurrency: cfg.Concurrency, ExpiresAfter: o.ExpiresAfter,
+		MimeType: o.MimeType, Retry: retry.Policy{Retries: cfg.Retries, Base: retry.Default.Base, Max: retry.Default.Max},
+		Journal: &journal.Store{Dir: dir}, Restart: o.Restart, Verify: o.Verify, CancelOnFailure: o.CancelOnFailure,
+		MinPartSize: int64(cfg.MinPartSize),
+	}
+	if err := opts.Check(); err != nil {
+		return opts, usagef(fmt.Errorf("%w (part size from --part-size, UPLOADS_PART_SIZE or the config file: %s)", err, units.FormatSize(int64(cfg.PartSize))))
+	}
+	if cfg.PartSize == 0 && o.PartSizeGiven {
+		return opts, usagef(errors.New("--part-size 0: give a size from 1 byte to 64MiB, or leave it out to have one chosen per file"))
+	}
+	return opts, nil
+}
+
+// putFiles uploads the planned files with the engine's runner and renders
+// what becomes of each: stdout in the order of the arguments, the manifest,
+// the progress, the summary and the exit.
+func putFiles(o *PutOptions, cfg config.Config, opts upload.Options, mode, dir string, files []*putFile, skipped []fileset.Skipped, index *seen.Index) error {
+	ctx := o.Ctx
 	client, _, err := o.Client()
 	if err != nil {
 		return err
@@ -313,49 +346,11 @@ func putRun(o *PutOptions) (err error) {
 	}
 	out := &putOutput{exp: o.IO.export(cfg), prog: prog, json: o.JSON, several: len(o.Files) > 1 || len(files) > 1,
 		results: make([]*putResult, len(files)), ended: make([]bool, len(files))}
-	var failures []error
+	r := &putRender{o: o, files: files, prog: prog, man: man, out: out}
 	batch := upload.Batch{Jobs: o.Jobs, Check: !o.NoCheck, Index: index, SkipExisting: o.SkipExisting,
 		Wait: o.Wait, WaitTimeout: o.WaitTimeout, Run: run, Restored: restored}
-	sum, err := up.RunBatch(ctx, planned, batch, func(oc upload.Outcome) error {
-		pf := files[oc.Index]
-		switch {
-		case oc.NotStarted:
-			if err := man.ended(oc.Index, pf.Path, o.Purpose, nil, nil, false); err != nil {
-				return err
-			}
-			return out.skip(oc.Index)
-		case oc.Err != nil:
-			err := oc.Err
-			var re *upload.RefusedError
-			if errors.As(err, &re) {
-				err = checkFailure{re.Err}
-			}
-			failures = append(failures, err)
-			resume := ""
-			var fe *upload.FailedError
-			if errors.As(err, &fe) && fe.Kept {
-				resume = resumeCommand(o.Args)
-			}
-			explained := explainPutFailure(ctx, o.Args, err)
-			prog.failed(ctx, fileFailure{File: pf.Path, Err: explained, Interrupted: oc.Interrupted, Several: len(files) > 1,
-				Code: exitCode(ctx, explained), Resume: resume})
-			if err := man.ended(oc.Index, pf.Path, o.Purpose, nil, err, oc.Interrupted); err != nil {
-				return err
-			}
-			return out.skip(oc.Index)
-		case oc.Existing != nil:
-			pf.MD5 = oc.Existing.MD5
-			res := &putResult{FileID: oc.Existing.FileID, Path: pf.Path, JSON: oc.Existing.File, Skipped: true}
-			if err := man.skipped(oc.Index, pf, res); err != nil {
-				return err
-			}
-			return out.add(oc.Index, res)
-		}
-		if err := man.ended(oc.Index, pf.Path, o.Purpose, oc.Result, nil, false); err != nil {
-			return err
-		}
-		return out.add(oc.Index, &putResult{FileID: oc.Result.FileID, Path: pf.Path, JSON: oc.Result.Upload})
-	})
+	sum, err := up.RunBatch(ctx, planned, batch, r.ended)
+	failures := r.failures
 	if ferr := man.flush(); err == nil {
 		err = ferr
 	}
@@ -389,6 +384,59 @@ func putRun(o *PutOptions) (err error) {
 		return reportedError{code: exitCode(ctx, err), err: err}
 	}
 	return err
+}
+
+// putRender renders what becomes of each file of a run: the progress
+// printer, the manifest and stdout. The runner calls ended one outcome at a
+// time.
+type putRender struct {
+	o        *PutOptions
+	files    []*putFile
+	prog     printer
+	man      *manifest
+	out      *putOutput
+	failures []error
+}
+
+func (r *putRender) ended(oc upload.Outcome) error {
+	ctx, pf := r.o.Ctx, r.files[oc.Index]
+	switch {
+	case oc.NotStarted:
+		if err := r.man.ended(oc.Index, pf.Path, r.o.Purpose, nil, nil, false); err != nil {
+			return err
+		}
+		return r.out.skip(oc.Index)
+	case oc.Err != nil:
+		err := oc.Err
+		var re *upload.RefusedError
+		if errors.As(err, &re) {
+			err = checkFailure{re.Err}
+		}
+		r.failures = append(r.failures, err)
+		resume := ""
+		var fe *upload.FailedError
+		if errors.As(err, &fe) && fe.Kept {
+			resume = resumeCommand(r.o.Args)
+		}
+		explained := explainPutFailure(ctx, r.o.Args, err)
+		r.prog.failed(ctx, fileFailure{File: pf.Path, Err: explained, Interrupted: oc.Interrupted, Several: len(r.files) > 1,
+			Code: exitCode(ctx, explained), Resume: resume})
+		if err := r.man.ended(oc.Index, pf.Path, r.o.Purpose, nil, err, oc.Interrupted); err != nil {
+			return err
+		}
+		return r.out.skip(oc.Index)
+	case oc.Existing != nil:
+		pf.MD5 = oc.Existing.MD5
+		res := &putResult{FileID: oc.Existing.FileID, Path: pf.Path, JSON: oc.Existing.File, Skipped: true}
+		if err := r.man.skipped(oc.Index, pf, res); err != nil {
+			return err
+		}
+		return r.out.add(oc.Index, res)
+	}
+	if err := r.man.ended(oc.Index, pf.Path, r.o.Purpose, oc.Result, nil, false); err != nil {
+		return err
+	}
+	return r.out.add(oc.Index, &putResult{FileID: oc.Result.FileID, Path: pf.Path, JSON: oc.Result.Upload})
 }
 
 // putStdin streams standard input into an upload (upload.PutStream): the
