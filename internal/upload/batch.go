@@ -267,7 +267,8 @@ func Inspect(ctx context.Context, pf *Planned, purpose string, withMD5, checks b
 	if withMD5 {
 		h = md5.New()
 	}
-	buf := make([]byte, 1<<20)
+	buf, done := readBuffer(pf.Size)
+	defer done()
 	for {
 		if err := ctx.Err(); err != nil {
 			return err

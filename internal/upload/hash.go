@@ -61,7 +61,8 @@ var errShrunk = errors.New("the file got shorter while it was being read")
 // run hashes f from where the state left off to the end, and returns the
 // MD5 in hex. It stops early with ctx's error.
 func (fh *fileHasher) run(ctx context.Context, f *os.File) (string, error) {
-	buf := make([]byte, 1<<20)
+	buf, done := readBuffer(fh.size - fh.offset)
+	defer done()
 	off := fh.offset
 	for off < fh.size {
 		if err := ctx.Err(); err != nil {
@@ -128,4 +129,19 @@ func checkPart(f *os.File, off, n int64, before, after []byte) (bool, error) {
 		return false, err
 	}
 	return bytes.Equal(state, after), nil
+}
+
+// readBufs are the 1 MiB buffers of the sequential reads (the MD5 pass,
+// the checks), kept between files: a run of thousands of small files
+// otherwise allocated, cleared and collected a megabyte per file.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// readBuffer returns a buffer for reading n bytes in one go or in 1 MiB
+// chunks, and the function that gives it back.
+func readBuffer(n int64) ([]byte, func()) {
+	if n < 1<<20 {
+		return make([]byte, max(n, 512)), func() {}
+	}
+	b := readBufs.Get().(*[]byte)
+	return *b, func() { readBufs.Put(b) }
 }
