@@ -126,7 +126,7 @@ func New(cfg Config) (*Client, error) {
 		opts = append(opts, option.WithHeader("User-Agent", cfg.UserAgent))
 	}
 	c := &Client{cfg: cfg, attempts: &attempts{}}
-	opts = append(opts, option.WithMiddleware(c.attempts.record))
+	opts = append(opts, option.WithMiddleware(c.attempts.record, stopOnCertificate))
 	c.sdk = openai.NewClient(opts...)
 	return c, nil
 }
@@ -154,7 +154,7 @@ func (c *Client) CreateUpload(ctx context.Context, n NewUpload) (*openai.Upload,
 	if n.ExpiresAfter > 0 {
 		p.ExpiresAfter = openai.UploadNewParamsExpiresAfter{Seconds: n.ExpiresAfter}
 	}
-	return c.sdk.Uploads.New(ctx, p)
+	return call(ctx, func(ctx context.Context) (*openai.Upload, error) { return c.sdk.Uploads.New(ctx, p) })
 }
 
 // MinCompleteTimeout is the least time a complete is given: the server
@@ -173,12 +173,14 @@ func (c *Client) Complete(ctx context.Context, uploadID string, partIDs []string
 	if c.cfg.Timeout > 0 {
 		opts = append(opts, option.WithRequestTimeout(max(c.cfg.Timeout, MinCompleteTimeout)))
 	}
-	return c.sdk.Uploads.Complete(ctx, uploadID, p, opts...)
+	return call(ctx, func(ctx context.Context) (*openai.Upload, error) {
+		return c.sdk.Uploads.Complete(ctx, uploadID, p, opts...)
+	})
 }
 
 // Cancel cancels a pending upload.
 func (c *Client) Cancel(ctx context.Context, uploadID string) (*openai.Upload, error) {
-	return c.sdk.Uploads.Cancel(ctx, uploadID)
+	return call(ctx, func(ctx context.Context) (*openai.Upload, error) { return c.sdk.Uploads.Cancel(ctx, uploadID) })
 }
 
 // GetUpload reads an upload (an extension of the bundled server; the real
@@ -265,12 +267,12 @@ func (c *Client) FindFiles(ctx context.Context, purpose, filename string, size, 
 
 // GetFile reads a file object.
 func (c *Client) GetFile(ctx context.Context, id string) (*openai.FileObject, error) {
-	return c.sdk.Files.Get(ctx, id)
+	return call(ctx, func(ctx context.Context) (*openai.FileObject, error) { return c.sdk.Files.Get(ctx, id) })
 }
 
 // DeleteFile deletes a file.
 func (c *Client) DeleteFile(ctx context.Context, id string) (*openai.FileDeleted, error) {
-	return c.sdk.Files.Delete(ctx, id)
+	return call(ctx, func(ctx context.Context) (*openai.FileDeleted, error) { return c.sdk.Files.Delete(ctx, id) })
 }
 
 // FileContent opens a file's bytes; the caller closes the body.
@@ -280,6 +282,38 @@ func (c *Client) FileContent(ctx context.Context, id string) (io.ReadCloser, int
 		return nil, 0, err
 	}
 	return res.Body, res.ContentLength, nil
+}
+
+// stopKey carries, in the context of a JSON call, the function that ends
+// the call at once: a failure that no retry can mend (a server certificate
+// that is not trusted) should not wait out the SDK's retries and their
+// backoff, seconds without a word, before it is said.
+type stopKey struct{}
+
+// call runs one JSON call of the SDK with a context that the middleware
+// (stopOnCertificate) can end, and returns the failure that ended it.
+func call[T any](ctx context.Context, f func(context.Context) (T, error)) (T, error) {
+	cctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	v, err := f(context.WithValue(cctx, stopKey{}, stop))
+	if err != nil && ctx.Err() == nil {
+		if cause := context.Cause(cctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			return v, cause
+		}
+	}
+	return v, err
+}
+
+// stopOnCertificate is an openai-go middleware that ends a call (see call)
+// when an attempt fails on the server's certificate.
+func stopOnCertificate(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+	res, err := next(req)
+	if err != nil && IsCertificateError(err) {
+		if stop, ok := req.Context().Value(stopKey{}).(context.CancelCauseFunc); ok {
+			stop(err)
+		}
+	}
+	return res, err
 }
 
 // RawJSON returns the JSON an SDK object was decoded from, or its encoding.

@@ -107,17 +107,20 @@ func TestPartsInFlightUseOneConnectionEach(t *testing.T) {
 }
 
 // A server whose certificate is not trusted fails at once with an error
-// that says so and is not retried as a network failure; --ca-cert's file
-// makes it trusted.
+// that says so, without the SDK's retries (one connection, where 4 retries
+// would dial 5 and wait seconds); --ca-cert's file makes it trusted.
 func TestUntrustedServer(t *testing.T) {
 	s := servertest.StartTLS(t, server.Config{Strict: true})
-	c, err := New(Config{BaseURL: s.BaseURL, APIKey: "sk-test", MaxRetries: 0})
+	c, err := New(Config{BaseURL: s.BaseURL, APIKey: "sk-test", MaxRetries: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.GetFile(context.Background(), "file-1")
 	if !IsCertificateError(err) {
 		t.Fatalf("error %v: want a certificate error", err)
+	}
+	if n := s.Conns(); n != 1 {
+		t.Errorf("the client dialed %d times, want once: a certificate error is not retried", n)
 	}
 	if got := Classify(context.Background(), err); got != Other {
 		t.Errorf("Classify = %v, want Other (sending again cannot help)", got)
