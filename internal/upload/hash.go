@@ -131,15 +131,21 @@ func checkPart(f *os.File, off, n int64, before, after []byte) (bool, error) {
 	return bytes.Equal(state, after), nil
 }
 
-// readBufs are the 1 MiB buffers of the sequential reads (the MD5 pass,
-// the checks), kept between files: a run of thousands of small files
-// otherwise allocated, cleared and collected a megabyte per file.
-var readBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+// readBufSize is the chunk of the sequential reads (the MD5 pass, the
+// checks): a larger one saves only read calls (a 256 MiB file takes 1,024
+// instead of 256, next to 4 million MD5 blocks), and 16 files in flight
+// hold 4 MiB of buffers instead of 16.
+const readBufSize = 256 << 10
 
-// readBuffer returns a buffer for reading n bytes in one go or in 1 MiB
-// chunks, and the function that gives it back.
+// readBufs are the buffers of the sequential reads, kept between files: a
+// run of thousands of small files otherwise allocated, cleared and
+// collected a buffer per file.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+// readBuffer returns a buffer for reading n bytes in one go or in chunks,
+// and the function that gives it back.
 func readBuffer(n int64) ([]byte, func()) {
-	if n < 1<<20 {
+	if n < readBufSize {
 		return make([]byte, max(n, 512)), func() {}
 	}
 	b := readBufs.Get().(*[]byte)
