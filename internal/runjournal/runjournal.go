@@ -28,12 +28,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/uploads-dev/uploads/internal/seen"
 )
 
 // MaxAge is how long a run's journal is used after its last record: a job
@@ -59,7 +60,11 @@ type Key struct {
 // name is the run's hash: 24 hexadecimal digits.
 func (k Key) name() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "v%d\x00%s\x00%s\x00%s\x00%d", version, cleanURL(k.BaseURL), k.Purpose, k.MimeType, k.ExpiresAfter)
+	// The server as the index of uploaded content names it: without
+	// credentials, and spelled one way (an unparsable URL, which the
+	// client refuses before any run, hashes as nothing).
+	base, _ := seen.CleanURL(k.BaseURL)
+	fmt.Fprintf(h, "v%d\x00%s\x00%s\x00%s\x00%d", version, base, k.Purpose, k.MimeType, k.ExpiresAfter)
 	for _, list := range [][]string{k.Args, k.Select} {
 		fmt.Fprintf(h, "\x00%d", len(list))
 		for _, s := range list {
@@ -67,19 +72,6 @@ func (k Key) name() string {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:24]
-}
-
-// cleanURL leaves out of a base URL what may hold a secret and what does not
-// name another server.
-func cleanURL(s string) string {
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil {
-		return s
-	}
-	u.User, u.RawQuery, u.Fragment = nil, "", ""
-	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
-	u.Path = strings.TrimRight(u.Path, "/")
-	return u.String()
 }
 
 // Record is one completed file of a run.

@@ -180,7 +180,7 @@ func (ix *Index) lockFile() (unlock func(), err error) {
 
 // makeKey checks and normalises a key.
 func makeKey(baseURL, purpose string, size int64, md5sum string) (key, error) {
-	u, err := cleanURL(baseURL)
+	u, err := CleanURL(baseURL)
 	if err != nil {
 		return key{}, err
 	}
@@ -194,11 +194,11 @@ func makeKey(baseURL, purpose string, size int64, md5sum string) (key, error) {
 	return key{BaseURL: u, Purpose: purpose, Size: size, MD5: md5sum}, nil
 }
 
-// cleanURL strips from a base URL what may hold a secret (user information,
+// CleanURL strips from a base URL what may hold a secret (user information,
 // query, fragment) and what does not name another server (case of the scheme
 // and host, a trailing slash). Its errors do not quote the URL, which may
 // hold a secret.
-func cleanURL(s string) (string, error) {
+func CleanURL(s string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return "", errors.New("the base URL is not an absolute URL")
