@@ -98,7 +98,11 @@ stdout gets the file id of each completed file (several files: FILE_ID<TAB>PATH
 lines in the order given; with --json, the completed Upload object, one JSON
 line per file); progress goes to stderr.
 
-Memory: about 20 MiB + --jobs × (1 MiB + --concurrency × 50 KiB), whatever the
+Several files share --concurrency connections: their parts draw on one budget,
+served in turn, and --jobs files (by default as many as --concurrency) are in
+flight, so that a folder of small files keeps the connections busy.
+
+Memory: about 20 MiB + --jobs × 0.75 MiB + --concurrency × 50 KiB, whatever the
 part size (parts stream from disk; they are never held in memory).
 `,
 		Example: `  uploads put clip.mp4 --purpose video
