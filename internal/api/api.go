@@ -3,8 +3,8 @@
 // lacks for large uploads — parts streamed from disk with an exact
 // Content-Length and never held in memory, a search of the files an upload
 // may have made, and a classification of errors into what a caller can do
-// about them. It sends only what the real API defines; the two extension
-// reads of the bundled server (GetUpload, ListParts) serve single commands.
+// about them. It sends only what the real API defines; the one extension
+// read of the bundled server (ListParts) serves `uploads parts list` only.
 package api
 
 import (
@@ -126,7 +126,7 @@ func New(cfg Config) (*Client, error) {
 		opts = append(opts, option.WithHeader("User-Agent", cfg.UserAgent))
 	}
 	c := &Client{cfg: cfg, attempts: &attempts{}}
-	opts = append(opts, option.WithMiddleware(c.attempts.record, stopOnCertificate))
+	opts = append(opts, option.WithMiddleware(c.attempts.record))
 	c.sdk = openai.NewClient(opts...)
 	return c, nil
 }
@@ -181,17 +181,6 @@ func (c *Client) Complete(ctx context.Context, uploadID string, partIDs []string
 // Cancel cancels a pending upload.
 func (c *Client) Cancel(ctx context.Context, uploadID string) (*openai.Upload, error) {
 	return call(ctx, func(ctx context.Context) (*openai.Upload, error) { return c.sdk.Uploads.Cancel(ctx, uploadID) })
-}
-
-// GetUpload reads an upload (an extension of the bundled server; the real
-// service answers 404). Only 'uploads cancel' uses it, to say how an upload
-// it could not cancel ended; put never does.
-func (c *Client) GetUpload(ctx context.Context, uploadID string) (*openai.Upload, error) {
-	var u openai.Upload
-	if err := c.sdk.Get(ctx, "uploads/"+url.PathEscape(uploadID), nil, &u); err != nil {
-		return nil, err
-	}
-	return &u, nil
 }
 
 // Part is an accepted part. Bytes and MD5 are the bundled server's
@@ -286,12 +275,12 @@ func (c *Client) FileContent(ctx context.Context, id string) (io.ReadCloser, int
 
 // stopKey carries, in the context of a JSON call, the function that ends
 // the call at once: a failure that no retry can mend (a server certificate
-// that is not trusted) should not wait out the SDK's retries and their
+// that is not trusted, nothing listening at the base URL) should not wait out the SDK's retries and their
 // backoff, seconds without a word, before it is said.
 type stopKey struct{}
 
 // call runs one JSON call of the SDK with a context that the middleware
-// (stopOnCertificate) can end, and returns the failure that ended it.
+// (attempts.record) can end, and returns the failure that ended it.
 func call[T any](ctx context.Context, f func(context.Context) (T, error)) (T, error) {
 	cctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
@@ -302,18 +291,6 @@ func call[T any](ctx context.Context, f func(context.Context) (T, error)) (T, er
 		}
 	}
 	return v, err
-}
-
-// stopOnCertificate is an openai-go middleware that ends a call (see call)
-// when an attempt fails on the server's certificate.
-func stopOnCertificate(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
-	res, err := next(req)
-	if err != nil && IsCertificateError(err) {
-		if stop, ok := req.Context().Value(stopKey{}).(context.CancelCauseFunc); ok {
-			stop(err)
-		}
-	}
-	return res, err
 }
 
 // RawJSON returns the JSON an SDK object was decoded from, or its encoding.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"syscall"
 )
 
 // attempts remembers the last failure of an attempt to reach the server
@@ -15,15 +16,31 @@ import (
 type attempts struct {
 	mu   sync.Mutex
 	last error
+	// reached is whether the server has answered once.
+	reached bool
 }
 
-// record is an openai-go middleware.
+// record is an openai-go middleware. It also ends a call (see call) whose
+// attempt failed in a way no retry mends: the server's certificate, or a
+// refused connection to a server that has never answered this process —
+// nothing listens at the base URL, and retrying for seconds without a word
+// helps nobody (a server that answered before and now refuses may be
+// restarting, so that is still retried).
 func (a *attempts) record(req *http.Request, next func(*http.Request) (*http.Response, error)) (*http.Response, error) {
 	resp, err := next(req)
+	a.mu.Lock()
+	if resp != nil {
+		a.reached = true
+	}
+	fatal := err != nil && (IsCertificateError(err) || !a.reached && errors.Is(err, syscall.ECONNREFUSED))
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-		a.mu.Lock()
 		a.last = err
-		a.mu.Unlock()
+	}
+	a.mu.Unlock()
+	if fatal {
+		if stop, ok := req.Context().Value(stopKey{}).(context.CancelCauseFunc); ok {
+			stop(err)
+		}
 	}
 	return resp, err
 }

@@ -2,10 +2,8 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
-	"github.com/openai/openai-go/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/uploads-dev/uploads/internal/api"
@@ -30,16 +28,16 @@ func NewCmdCancel(f *Factory) *cobra.Command {
 		Long: `Cancel a pending upload and print it (status "cancelled"). Its parts are
 discarded and no file is made.
 
-When there is nothing left to cancel, the server answers 400
-(upload_not_pending, upload_expired) or, on some servers, 404. The command
-then finds out how the upload ended and says so plainly:
+When there is nothing left to cancel, the command says so on stderr, prints
+nothing on stdout and exits 0: no upload is pending any more, which is what a
+cancel asks for. It knows only the cancel's answer (the API has no call that
+reads an upload):
 
-  - already cancelled or expired: "uploads: UPLOAD_ID is already cancelled;
-    nothing to cancel" on stderr, the upload on stdout, exit 0 — the end state
-    a cancel asks for holds;
-  - already completed: an error naming the upload's file, exit 3 — the bytes
-    became a file, which 'uploads files delete' removes if it is not wanted;
-  - unknown (a 404 from a server that cannot tell): exit 3.
+  - 400 upload_expired: "UPLOAD_ID has expired; nothing to cancel";
+  - 400 upload_not_pending: "UPLOAD_ID is no longer pending (completed or
+    cancelled)", and how to find and delete its file if it was completed;
+  - 404: an error (exit 3): the id is unknown (some servers also answer 404
+    once an upload has ended).
 
 Text output (--format text) is the upload id and its status.`,
 		Example: `  uploads cancel upload_abc123
@@ -64,35 +62,22 @@ func cancelRun(o *CancelOptions) error {
 	if err != nil {
 		return err
 	}
-	show := func(u *openai.Upload) error {
-		return o.IO.export(cfg).object(api.RawJSON(u), func() string { return u.ID + " " + string(u.Status) })
-	}
 	u, err := c.Cancel(o.Ctx, o.UploadID)
 	if err == nil {
-		return show(u)
+		return o.IO.export(cfg).object(api.RawJSON(u), func() string { return u.ID + " " + string(u.Status) })
 	}
-	code, status := apiCode(err), apiStatus(err)
-	ended := status == http.StatusNotFound ||
-		status == http.StatusBadRequest && (code == "upload_not_pending" || code == "upload_expired")
-	if !ended {
-		return err
-	}
-	// Nothing left to cancel: find out how the upload ended (GET
-	// /uploads/{id} is an extension of the bundled server).
-	u, gerr := c.GetUpload(o.Ctx, o.UploadID)
-	switch {
-	case gerr == nil && (u.Status == openai.UploadStatusCancelled || u.Status == openai.UploadStatusExpired):
-		fmt.Fprintf(o.IO.Err, "uploads: %s is already %s; nothing to cancel\n", o.UploadID, u.Status)
-		return show(u)
-	case gerr == nil && u.Status == openai.UploadStatusCompleted:
-		return withHint(exitError{ExitAPIRejected, fmt.Errorf("%s is already completed (file %s); nothing to cancel", o.UploadID, u.File.ID)},
-			"if the file is not wanted, delete it: uploads files delete %s", u.File.ID)
+	// Nothing left to cancel? The cancel's answer is all the real API says:
+	// no GET of an upload exists there, so this never asks for one.
+	switch code := apiCode(err); {
 	case code == "upload_expired":
-		fmt.Fprintf(o.IO.Err, "uploads: %s is already expired; nothing to cancel\n", o.UploadID)
+		notef(o.IO.Err, "%s has expired; nothing to cancel", o.UploadID)
 		return nil
 	case code == "upload_not_pending":
-		return withHint(exitError{ExitAPIRejected, fmt.Errorf("%s has already ended (completed or cancelled); nothing to cancel", o.UploadID)},
-			"if it was completed, its file remains; 'uploads files list' shows it")
+		notef(o.IO.Err, "%s is no longer pending (completed or cancelled); nothing to cancel", o.UploadID)
+		notef(o.IO.Err, "if it was completed, its file remains: 'uploads files list' shows it and 'uploads files delete FILE_ID' removes it")
+		return nil
+	case apiStatus(err) == http.StatusNotFound:
+		return withHint(err, "check the id; some servers also answer 404 to a cancel of an upload that has already ended, which leaves nothing to cancel")
 	}
-	return withHint(err, "no such upload here, or it has already ended (some servers answer 404 to a cancel after completion or cancellation): nothing is left to cancel")
+	return err
 }

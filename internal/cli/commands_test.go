@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/uploads-dev/uploads/internal/api"
@@ -83,10 +84,10 @@ func TestLooksBinary(t *testing.T) {
 	}
 }
 
-// A server that forgets ended uploads answers a cancel with 404 (the
-// provider's documentation) or 400 without GET /uploads/{id}: the command
-// still says plainly that nothing is left to cancel, with the exit code its
-// help documents.
+// cancel knows only the cancel's answer (the real API cannot read an
+// upload back; this server has no GET /uploads/{id} and counts the calls):
+// it says plainly that nothing is left to cancel, with the exit code its
+// help documents, after exactly one request.
 func TestCancelWithoutUploadLookup(t *testing.T) {
 	cases := []struct {
 		name            string
@@ -95,13 +96,15 @@ func TestCancelWithoutUploadLookup(t *testing.T) {
 		wantExit        int
 		wantErr, wantNo string
 	}{
-		{"expired", 400, "upload_expired", ExitOK, "uploads: upload_x is already expired; nothing to cancel", "error"},
-		{"ended", 400, "upload_not_pending", ExitAPIRejected, "uploads: error: upload_x has already ended (completed or cancelled); nothing to cancel", ""},
-		{"404", 404, "not_found", ExitAPIRejected, "uploads: hint: no such upload here, or it has already ended", ""},
+		{"expired", 400, "upload_expired", ExitOK, "uploads: upload_x has expired; nothing to cancel", "error"},
+		{"ended", 400, "upload_not_pending", ExitOK, "uploads: upload_x is no longer pending (completed or cancelled); nothing to cancel", "error"},
+		{"404", 404, "not_found", ExitAPIRejected, "uploads: hint: check the id; some servers also answer 404", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int32
 			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
 				w.Header().Set("Content-Type", "application/json")
 				if r.Method == http.MethodPost && r.URL.Path == "/v1/uploads/upload_x/cancel" {
 					w.WriteHeader(tc.status)
@@ -121,6 +124,9 @@ func TestCancelWithoutUploadLookup(t *testing.T) {
 			}
 			if out.Len() != 0 {
 				t.Errorf("stdout %q, want nothing", out.String())
+			}
+			if n := calls.Load(); n != 1 {
+				t.Errorf("%d requests, want the cancel alone", n)
 			}
 		})
 	}

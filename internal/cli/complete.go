@@ -177,7 +177,7 @@ func (o *CompleteOptions) findCompleted(c *api.Client, err error, started time.T
 		return nil, "", false
 	}
 	f := files[0]
-	fmt.Fprintf(o.IO.Err, "uploads: warning: the answer to complete %s was lost (%s); the server made file %s (%s, %d bytes), which is the result\n",
+	warnf(o.IO.Err, "the answer to complete %s was lost (%s); the server made file %s (%s, %d bytes), which is the result",
 		o.UploadID, shortError(err), f.ID, name, f.Bytes)
 	raw, _ := json.Marshal(map[string]any{"id": o.UploadID, "object": "upload", "status": "completed",
 		"filename": f.Filename, "bytes": f.Bytes, "purpose": f.Purpose, "file": api.RawJSON(&f)})

@@ -91,6 +91,9 @@ func (o *CreateOptions) check(cmd *cobra.Command) error {
 			missing = append(missing, "--mime-type")
 		}
 	}
+	if len(missing) == 1 && missing[0] == "--purpose" {
+		return usagef(fmt.Errorf("--purpose is required: one of %s", strings.Join(purposes, ", ")))
+	}
 	if len(missing) > 0 {
 		msg := "missing " + strings.Join(missing, ", ")
 		if o.File == "" && (len(missing) > 1 || missing[0] != "--purpose") {

@@ -27,20 +27,21 @@ const (
 // settings come from, and the exit codes.
 const HelpTrailer = `ENVIRONMENT
   OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_PROJECT_ID
-               the API key, base URL, organization and project, as the official SDKs read them
-  AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY, OPENAI_API_VERSION, AZURE_OPENAI_AD_TOKEN
-               Azure OpenAI: the endpoint (instead of a base URL), its key, the API version,
-               or an Entra ID token
+      the API key, base URL, organization and project, as the SDKs read them
+  AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY, OPENAI_API_VERSION,
+  AZURE_OPENAI_AD_TOKEN
+      Azure OpenAI: the endpoint (not a base URL), key, API version, token
   UPLOADS_CONFIG, UPLOADS_TIMEOUT, UPLOADS_STALL_TIMEOUT, UPLOADS_RETRIES,
-  UPLOADS_CONCURRENCY, UPLOADS_PART_SIZE, UPLOADS_MIN_PART_SIZE, UPLOADS_JOURNAL_DIR,
-  UPLOADS_FORMAT, UPLOADS_AZURE_AD_TOKEN_COMMAND, UPLOADS_CA_CERT
-               this tool's settings (a flag wins over the environment, which wins over the file)
+  UPLOADS_CONCURRENCY, UPLOADS_PART_SIZE, UPLOADS_MIN_PART_SIZE,
+  UPLOADS_JOURNAL_DIR, UPLOADS_FORMAT, UPLOADS_AZURE_AD_TOKEN_COMMAND,
+  UPLOADS_CA_CERT
+      this tool's settings (a flag wins over these, and these over the file)
   SSL_CERT_FILE, SSL_CERT_DIR, HTTPS_PROXY, NO_PROXY
-               the certificate authorities trusted instead of the system's; the proxy (CONNECT)
+      the CAs trusted instead of the system's; the proxy (CONNECT)
 
 FILES
-  $XDG_CONFIG_HOME/uploads/config.yaml   the config file (or --config, or UPLOADS_CONFIG)
-  $XDG_STATE_HOME/uploads                 resume journals of uploads put (or --journal-dir)
+  $XDG_CONFIG_HOME/uploads/config.yaml   config file (--config, UPLOADS_CONFIG)
+  $XDG_STATE_HOME/uploads                resume journals of put (--journal-dir)
 
 ` + exitCodesHelp
 

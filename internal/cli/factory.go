@@ -22,8 +22,11 @@ type Factory struct {
 	Args       []string
 	HTTPClient *http.Client
 
-	// client is the last client made, which knows how its last failed
-	// attempt failed.
+	// The settings and the client, resolved once (Config, Client); the
+	// client knows how its last failed attempt failed.
+	loaded bool
+	cfg    config.Config
+	cfgErr error
 	client *api.Client
 }
 
@@ -44,23 +47,38 @@ func (f *Factory) explainTimeout(err error) error {
 		"the server did not answer within --timeout (UPLOADS_TIMEOUT, default 10m); raise it, or check the server")
 }
 
-// Config resolves the settings for cmd: flags, environment, file, defaults.
-func (f *Factory) Config(cmd *cobra.Command) (config.Config, error) {
-	cfg, err := config.Load(cmd.Flags(), f.ConfigFile)
-	if err != nil {
-		return cfg, configErr(err)
+// explainRefused says that nothing listens at the base URL, and where that
+// URL came from.
+func (f *Factory) explainRefused(err error) error {
+	if f.client == nil {
+		return err
 	}
-	if f.JSON {
-		cfg.Format = "json"
-	}
-	return cfg, nil
+	return withHint(err, "nothing answered at %s (the base URL, from %s); check that the server is running and the URL is right",
+		f.client.BaseURL(), f.cfg.From("base_url"))
 }
 
-// Client returns an API client for cmd's configuration.
+// Config resolves the settings for cmd: flags, environment, file, defaults.
+// It is resolved once (a process runs one command); later calls return
+// the same result.
+func (f *Factory) Config(cmd *cobra.Command) (config.Config, error) {
+	if f.loaded {
+		return f.cfg, f.cfgErr
+	}
+	cfg, err := config.Load(cmd.Flags(), f.ConfigFile)
+	if err != nil {
+		err = configErr(err)
+	} else if f.JSON {
+		cfg.Format = "json"
+	}
+	f.cfg, f.cfgErr, f.loaded = cfg, err, true
+	return cfg, err
+}
+
+// Client returns the API client for cmd's configuration, made once.
 func (f *Factory) Client(cmd *cobra.Command) (*api.Client, config.Config, error) {
 	cfg, err := f.Config(cmd)
-	if err != nil {
-		return nil, cfg, err
+	if err != nil || f.client != nil {
+		return f.client, cfg, err
 	}
 	key := cfg.APIKey
 	if cfg.AzureEndpoint != "" && cfg.AzureAPIKey != "" && !cmd.Flags().Changed("api-key") {

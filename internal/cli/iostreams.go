@@ -18,7 +18,10 @@ import (
 type IOStreams struct {
 	In       io.Reader
 	Out, Err io.Writer
-	// OutTTY and ErrTTY report whether stdout and stderr are terminals.
+	// OutTTY and ErrTTY report whether stdout and stderr are terminals;
+	// ErrTTY, one that takes ANSI escape sequences (on Windows, a console
+	// whose virtual terminal processing could not be turned on is not one:
+	// progress is then plain lines).
 	OutTTY, ErrTTY bool
 	// Width is stderr's width in columns; 0 when it is not a terminal.
 	Width int
@@ -28,6 +31,9 @@ type IOStreams struct {
 func SystemIO() IOStreams {
 	s := IOStreams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr,
 		OutTTY: term.IsTerminal(int(os.Stdout.Fd())), ErrTTY: term.IsTerminal(int(os.Stderr.Fd()))}
+	if s.ErrTTY && !enableANSI(os.Stderr) {
+		s.ErrTTY = false
+	}
 	if s.ErrTTY {
 		if cols, _, err := term.GetSize(int(os.Stderr.Fd())); err == nil && cols > 0 {
 			s.Width = cols

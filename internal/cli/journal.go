@@ -113,7 +113,7 @@ cancel its session: use 'uploads cancel UPLOAD_ID' for that, or let it expire).`
 				if err := store.Remove(e.Key); err != nil {
 					return err
 				}
-				fmt.Fprintf(f.IO.Err, "uploads: removed journal %s\n", e.Key)
+				notef(f.IO.Err, "removed journal %s", e.Key)
 			}
 			return nil
 		},
@@ -128,11 +128,26 @@ func journalStore(f *Factory, cmd *cobra.Command) (journal.Store, config.Config,
 	if err != nil {
 		return journal.Store{}, cfg, err
 	}
-	dir := cfg.JournalDir
-	if dir == "" {
-		dir = journal.DefaultDir()
+	return journal.Store{Dir: journalDir(cfg)}, cfg, nil
+}
+
+// journalDir is where journals are kept: --journal-dir, or the default.
+func journalDir(cfg config.Config) string {
+	if cfg.JournalDir != "" {
+		return cfg.JournalDir
 	}
-	return journal.Store{Dir: dir}, cfg, nil
+	return journal.DefaultDir()
+}
+
+// journalDirError says that the journal directory could not be used, and
+// which setting names it.
+func journalDirError(cfg config.Config, dir string, err error) error {
+	from := cfg.From("journal_dir")
+	if cfg.JournalDir == "" {
+		from = "the default"
+	}
+	return withHint(fmt.Errorf("the journal directory %s (%s) cannot be used: %w", dir, from, err),
+		"journals and the index of uploaded files are kept there; pick a directory that can be created and written, with --journal-dir or UPLOADS_JOURNAL_DIR")
 }
 
 // findJournal finds a journal by key, key prefix or file path.

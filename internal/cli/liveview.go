@@ -4,11 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 
 	"github.com/uploads-dev/uploads/internal/upload"
 )
@@ -17,158 +18,56 @@ import (
 // terminal, redrawn in place, with a bar per file in flight and, when the
 // run has several files, a total line (as rclone -P or docker pull show
 // them). Messages (warnings, retries, errors, stdout's results) are printed
-// above the block, which is then drawn again under them. Each bar is a
-// progressbar rendered off screen; the view places its lines.
+// above the block, which is then drawn again under them. It renders the
+// run's model (runModel) every redrawEvery, on its own goroutine, at the
+// terminal's current width; progressbar draws each bar.
 type liveView struct {
-	mu    sync.Mutex
-	w     io.Writer
-	width int
-
-	files    []*liveFile // in flight, in the order they started
-	nfiles   int         // files in the run
-	ended    int         // files that completed or failed
-	total    *progressbar.ProgressBar
-	sent     map[string]int64 // bytes on the server or on their way, per file
-	drawn    int              // lines of the block on the screen
-	lastDraw time.Time
-	over     bool             // the summary is out: nothing more is drawn
-	now      func() time.Time // the clock of the redraws
+	*textOut
+	width   func() int
+	retired map[string]bool // files whose last line went above the block
+	drawn   int             // lines of the block on the screen
+	over    bool            // the summary is out: nothing more is drawn
 }
 
-type liveFile struct {
-	file string
-	name string // as the bar shows it
-	bar  *progressbar.ProgressBar
-}
-
-// redrawEvery limits the redraws of the block.
+// redrawEvery is the rhythm of the redraws.
 const redrawEvery = 100 * time.Millisecond
 
-func newLiveView(w io.Writer, width, files int, total int64) *liveView {
-	v := &liveView{w: w, width: width, nfiles: files, sent: map[string]int64{}, now: time.Now}
-	if files > 1 && total > 0 {
-		l := layoutBar(width, "total", files)
-		v.total = newBar(total, l)
-	}
+func newLiveView(w io.Writer, width func() int, m *runModel) *liveView {
+	v := &liveView{textOut: newTextOut(w, m), width: width, retired: map[string]bool{}}
+	v.textOut.render = v.draw
 	return v
 }
 
-// newBar is a byte bar rendered off screen: the view reads its line.
-func newBar(total int64, l barLayout) *progressbar.ProgressBar {
-	return progressbar.NewOptions64(max(total, 1),
-		progressbar.OptionSetWriter(io.Discard),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionShowCount(),
-		progressbar.OptionUseIECUnits(true),
-		progressbar.OptionSetWidth(l.barWidth),
-		progressbar.OptionThrottle(0),
-		progressbar.OptionSetPredictTime(l.predict),
-	)
-}
-
-// startAt sets a new bar to bytes already on the server, which must not
-// count towards its rate.
-func startAt(b *progressbar.ProgressBar, bytes int64) {
-	_ = b.Set64(bytes)
-	b.Reset()
-	_ = b.Set64(bytes)
-}
-
-func (v *liveView) find(file string) (int, *liveFile) {
-	for i, f := range v.files {
-		if f.file == file {
-			return i, f
-		}
-	}
-	return -1, nil
-}
-
 func (v *liveView) report(e upload.Event) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	name := e.File
-	switch e.Type {
-	case upload.EventWarning:
-		v.printAbove(warningLine(e))
-	case upload.EventRetry:
-		v.printAbove(retryLine(e))
-	case upload.EventWaiting:
-		v.printAbove(waitingLine(e))
-	}
-	i, f := v.find(e.File)
-	if e.Type == upload.EventStart {
-		if f == nil {
-			l := layoutBar(v.width, name, e.PartsTotal)
-			f = &liveFile{file: e.File, name: l.name, bar: newBar(e.BytesTotal, l)}
-			v.files = append(v.files, f)
+	v.observe(e, func(e upload.Event) string {
+		switch e.Type {
+		case upload.EventWarning:
+			return warningLine(e)
+		case upload.EventRetry:
+			return retryLine(e)
+		case upload.EventWaiting:
+			return waitingLine(e)
+		case upload.EventStart:
+			if e.Resumed {
+				return resumeLine(e)
+			}
 		}
-		startAt(f.bar, e.BytesDone)
-		if v.total != nil {
-			v.setTotal(e.File, e.BytesDone, true)
-		}
-		if e.Resumed {
-			v.printAbove(fmt.Sprintf("uploads: %s: resuming upload %s: %d of %d parts (%s) already on the server",
-				name, e.UploadID, e.PartsDone, e.PartsTotal, mib(e.BytesDone)))
-		}
-	}
-	if f == nil {
-		return
-	}
-	f.bar.Describe(fmt.Sprintf("%s %d/%d", f.name, e.PartsDone, e.PartsTotal))
-	switch e.Type {
-	case upload.EventStart:
-		v.draw(true)
-	case upload.EventPartDone, upload.EventProgress, upload.EventRetry:
-		// The bytes on their way count: the bar moves with them.
-		_ = f.bar.Set64(e.BytesSent)
-		v.setTotal(e.File, e.BytesSent, false)
-		v.draw(false)
-	case upload.EventCompleted:
-		// The file's last line stays above the block, at 100%.
-		_ = f.bar.Set64(e.BytesTotal)
-		v.setTotal(e.File, e.BytesTotal, false)
-		v.files = append(v.files[:i], v.files[i+1:]...)
-		v.ended++
-		v.printAbove(v.line(f.bar))
-	}
-}
-
-// setTotal records file's bytes and moves the total bar; start marks bytes
-// already on the server (they do not count towards the rate).
-func (v *liveView) setTotal(file string, bytes int64, start bool) {
-	if v.total == nil {
-		return
-	}
-	v.sent[file] = bytes
-	var sum int64
-	for _, n := range v.sent {
-		sum += n
-	}
-	if start && v.total.State().CurrentBytes == 0 {
-		startAt(v.total, sum)
-	} else {
-		_ = v.total.Set64(min(sum, v.total.GetMax64()))
-	}
+		return ""
+	})
 }
 
 func (v *liveView) failed(ctx context.Context, f fileFailure) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if f.Interrupted {
-		return // the bar stays as it stopped
+	v.model.fail(f.File, f.Err, f.Interrupted)
+	if !f.Interrupted {
+		v.post(func(w io.Writer) { textFailed(ctx, w, f) })
 	}
-	if i, lf := v.find(f.File); lf != nil {
-		v.files = append(v.files[:i], v.files[i+1:]...)
-	}
-	v.ended++
-	v.clear()
-	textFailed(ctx, v.w, f)
-	v.draw(true)
 }
 
-// summary leaves the block where it is (the total, and the bars of files
-// that were interrupted) and prints the summary under it: the run is over.
+// summary draws the block a last time (the total, and the bars of files
+// that were interrupted, with what their journals keep) and prints the
+// summary under it: the run is over.
 func (v *liveView) summary(s runSummary) {
+	v.halt()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.draw(true)
@@ -182,38 +81,25 @@ func (v *liveView) summary(s runSummary) {
 func (v *liveView) above(write func() error) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.draw(false) // what happened before write is above it
 	v.clear()
 	err := write()
-	v.draw(true)
+	v.draw(false)
 	return err
 }
 
-// close leaves the block as it is (after Ctrl-C, the bars show where each
-// file stopped) and ends its line.
+// close draws the block a last time and leaves it (after Ctrl-C, the bars
+// show what each file's journal keeps), and ends its line.
 func (v *liveView) close() {
+	v.halt()
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.draw(true)
 	if v.drawn > 0 {
 		fmt.Fprintln(v.w)
 		v.drawn = 0
 	}
-}
-
-// printAbove prints a line above the block; the caller holds v.mu.
-func (v *liveView) printAbove(line string) {
-	v.clear()
-	fmt.Fprintln(v.w, line)
-	v.draw(true)
-}
-
-// line is a bar's current line, cut to the terminal's width so that it
-// never wraps (a wrapped line could not be redrawn in place).
-func (v *liveView) line(b *progressbar.ProgressBar) string {
-	s := strings.TrimRight(strings.TrimLeft(b.String(), "\r"), " ")
-	if r := []rune(s); v.width > 1 && len(r) > v.width-1 {
-		s = string(r[:v.width-1])
-	}
-	return s
+	v.over = true
 }
 
 // clear erases the block and leaves the cursor where it began.
@@ -225,29 +111,96 @@ func (v *liveView) clear() {
 	v.drawn = 0
 }
 
-// draw redraws the block in place (at most every redrawEvery unless
-// force).
-func (v *liveView) draw(force bool) {
-	now := v.now()
-	if v.over || (!force && now.Sub(v.lastDraw) < redrawEvery) {
+// draw prints the pending lines and the last lines of the files that
+// ended above the block, and redraws the block from the model; the caller
+// holds mu.
+func (v *liveView) draw(final bool) {
+	if v.over {
+		v.flush()
 		return
 	}
+	rv := v.model.view()
+	width := v.width()
+	v.clear()
+	v.flush()
 	var lines []string
-	for _, f := range v.files {
-		lines = append(lines, v.line(f.bar))
+	for _, f := range rv.files {
+		switch {
+		case v.retired[f.path]:
+		case f.state == fileCompleted:
+			fmt.Fprintln(v.w, fileLine(f, width))
+			v.retired[f.path] = true
+		case f.state == fileFailed:
+			v.retired[f.path] = true
+		default:
+			lines = append(lines, fileLine(f, width))
+		}
 	}
-	if v.total != nil {
-		v.total.Describe(fmt.Sprintf("total %d/%d", v.ended, v.nfiles))
-		_ = v.total.Add64(0)
-		lines = append(lines, v.line(v.total))
+	if rv.nfiles > 1 && rv.total > 0 {
+		lines = append(lines, totalLine(rv, width, final))
 	}
-	var b strings.Builder
-	if v.drawn > 0 {
-		b.WriteString("\r" + cursorUp(v.drawn-1) + "\x1b[J")
+	_, _ = io.WriteString(v.w, strings.Join(lines, "\n"))
+	v.drawn = len(lines)
+}
+
+// fileLine is a file's line: its name, parts acknowledged, a bar, what
+// the server has and the rate, or, after an interruption, what its journal
+// keeps. It is cut to width so that it never wraps (a wrapped line could
+// not be redrawn in place).
+func fileLine(f fileView, width int) string {
+	l := layoutBar(width, f.path, f.parts)
+	counter := fmt.Sprintf("%d/%d", f.partsDone, f.parts)
+	figures := fmt.Sprintf("(%s/%s, %s)", sizeText(f.sent), sizeText(f.size), rateText(f.rate))
+	switch f.state {
+	case fileCompleted:
+		figures = fmt.Sprintf("(%s, %s/s)", sizeText(f.size), sizeText(int64(float64(f.size-f.atStart)/max(f.took.Seconds(), 0.001))))
+	case fileInterrupted:
+		counter = fmt.Sprintf("%d/%d", f.keptParts, f.totalParts)
+		figures = fmt.Sprintf("interrupted: %d of %d parts kept", f.keptParts, f.totalParts)
+	default:
+		if l.predict {
+			figures = strings.TrimSuffix(figures, ")") + ", " + etaText(f.eta) + ")"
+		}
 	}
-	b.WriteString(strings.Join(lines, "\n"))
-	_, _ = io.WriteString(v.w, b.String())
-	v.drawn, v.lastDraw = len(lines), now
+	return cut(barText(l, l.name+" "+counter, f.sent, f.size)+figures, width)
+}
+
+// totalLine is the run's line: files ended of those sent now, a bar of the
+// bytes, the rate and the time left (not once the run is over).
+func totalLine(rv runView, width int, final bool) string {
+	l := layoutBar(width, "total", rv.nfiles)
+	figures := fmt.Sprintf("(%s/%s", sizeText(rv.sent), sizeText(rv.total))
+	if !final {
+		figures += ", " + rateText(rv.rate)
+		if l.predict {
+			figures += ", " + etaText(rv.eta)
+		}
+	}
+	return cut(barText(l, fmt.Sprintf("total %d/%d", rv.ended, rv.nfiles), rv.sent, rv.total)+figures+")", width)
+}
+
+// barText is progressbar's rendering of a bar of done out of total, with
+// desc before it.
+func barText(l barLayout, desc string, done, total int64) string {
+	b := progressbar.NewOptions64(max(total, 1),
+		progressbar.OptionSetWriter(io.Discard),
+		progressbar.OptionSetWidth(l.barWidth),
+		progressbar.OptionThrottle(0),
+		progressbar.OptionSetPredictTime(false),
+		progressbar.OptionSetElapsedTime(false),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionSetRenderBlankState(true),
+	)
+	_ = b.Set64(min(max(done, 0), max(total, 1)))
+	return strings.TrimRight(strings.TrimLeft(b.String(), "\r"), " ") + " "
+}
+
+// cut cuts s to width-1 columns.
+func cut(s string, width int) string {
+	if r := []rune(s); width > 1 && len(r) > width-1 {
+		return string(r[:width-1])
+	}
+	return s
 }
 
 // cursorUp moves the cursor n lines up.
@@ -267,10 +220,10 @@ type barLayout struct {
 }
 
 // barStats is the room the figures after the bar take at most:
-// " 100% |" + "| (1000/1000 MiB, 999 MiB/s)" and, with predict, " [59m59s:59m59s]".
+// " 100% |" + "| (1000.0 MiB/1000.0 MiB, 999.9 MiB/s)" and, with predict, ", 59m59s left".
 const (
-	barStats       = 36
-	barStatsTime   = 16
+	barStats       = 46
+	barStatsTime   = 14
 	minBarWidth    = 6
 	maxBarWidth    = 30
 	minNameColumns = 8
@@ -304,4 +257,20 @@ func shorten(s string, n int) string {
 	head := (n - 1) / 2
 	tail := n - 1 - head
 	return string(r[:head]) + "…" + string(r[len(r)-tail:])
+}
+
+// liveWidth is stderr's width now, read again at each redraw so that a
+// resized terminal is followed; ios.ErrWidth when stderr is not the
+// process's terminal (tests give a width).
+func (s IOStreams) liveWidth() func() int {
+	f, ok := s.Err.(*os.File)
+	if !ok || !s.ErrTTY {
+		return s.ErrWidth
+	}
+	return func() int {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+			return cols
+		}
+		return s.ErrWidth()
+	}
 }

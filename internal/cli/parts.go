@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +16,7 @@ import (
 	"github.com/uploads-dev/uploads/internal/api"
 	"github.com/uploads-dev/uploads/internal/retry"
 	"github.com/uploads-dev/uploads/internal/units"
+	"github.com/uploads-dev/uploads/internal/upload"
 )
 
 // NewCmdParts builds `uploads parts` and its commands.
@@ -118,6 +121,7 @@ func partsAddRun(o *PartsAddOptions) error {
 	if err != nil {
 		return err
 	}
+	bar := newPartBar(o, body)
 	policy := retry.Default
 	policy.Retries = cfg.Retries
 	attempts := 0
@@ -130,17 +134,21 @@ func partsAddRun(o *PartsAddOptions) error {
 			return api.RetryVerdict(o.Ctx, err)
 		},
 		OnRetry: func(a retry.Attempt) {
-			fmt.Fprintf(o.IO.Err, "uploads: part attempt %d failed (%s); retrying in %s\n",
-				a.N, brief(a.Err), a.Wait.Round(time.Millisecond))
+			_ = bar.above(func() error {
+				warnf(o.IO.Err, "part attempt %d failed (%s); retrying in %s", a.N, brief(a.Err), a.Wait.Round(time.Millisecond))
+				return nil
+			})
 		},
 	}
 	var part *api.Part
 	err = op.Do(o.Ctx, func() error {
 		attempts++
-		p, err := c.AddPart(o.Ctx, o.UploadID, body)
+		bar.attempt()
+		p, err := c.AddPart(o.Ctx, o.UploadID, bar.body)
 		part = p
 		return err
 	})
+	bar.end(o.Ctx, part, err)
 	switch {
 	case err == nil:
 	case short != nil && short.err != nil:
@@ -354,4 +362,69 @@ func partsListRun(o *PartsListOptions) error {
 			return []any{p.ID, p.Bytes, p.MD5, unixTime(p.CreatedAt)}
 		})
 	})
+}
+
+// partBar shows a part on its way when stderr is a terminal: a slow part
+// of 64 MiB takes minutes, which must not look like a hang. Elsewhere (a
+// pipe, a CI log) it shows nothing: stdout's line is the result.
+type partBar struct {
+	prog printer
+	body api.PartBody
+	ev   upload.Event
+	sent atomic.Int64
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+func newPartBar(o *PartsAddOptions, body api.PartBody) *partBar {
+	b := &partBar{prog: nonePrinter{w: o.IO.Err}, body: body}
+	if !o.IO.ErrTTY || body.Size <= 0 {
+		return b
+	}
+	b.prog = newPrinter(progressBar, o.IO, 0, []string{o.Path}, body.Size)
+	b.ev = upload.Event{File: o.Path, UploadID: o.UploadID, BytesTotal: body.Size, PartsTotal: 1}
+	b.body.OnRead = func(n int) { b.sent.Add(int64(n)) }
+	b.stop = make(chan struct{})
+	b.report(upload.EventStart)
+	b.done.Go(func() {
+		t := time.NewTicker(redrawEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-b.stop:
+				return
+			case <-t.C:
+				b.report(upload.EventProgress)
+			}
+		}
+	})
+	return b
+}
+
+func (b *partBar) report(t upload.EventType) {
+	e := b.ev
+	e.Type, e.BytesSent = t, min(b.sent.Load(), e.BytesTotal)
+	b.prog.report(e)
+}
+
+// attempt starts an attempt: its bytes count from 0.
+func (b *partBar) attempt() { b.sent.Store(0) }
+
+func (b *partBar) above(write func() error) error { return b.prog.above(write) }
+
+// end shows the part accepted, or takes the bar away after a failure (a
+// part is all or nothing; the command says what failed).
+func (b *partBar) end(ctx context.Context, part *api.Part, err error) {
+	if b.stop != nil {
+		close(b.stop)
+		b.done.Wait()
+	}
+	if err == nil && part != nil {
+		e := b.ev
+		e.Type, e.FileID, e.BytesSent, e.BytesDone, e.PartsDone = upload.EventCompleted, part.ID, e.BytesTotal, e.BytesTotal, 1
+		b.prog.report(e)
+	} else if b.stop != nil {
+		b.prog.failed(ctx, fileFailure{File: b.ev.File, Err: err})
+	}
+	b.prog.close()
 }

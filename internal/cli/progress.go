@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,14 +53,17 @@ type fileFailure struct {
 // runSummary is the end of a run of several files.
 type runSummary struct {
 	Files, Completed, Skipped, Failed, Interrupted, NotStarted, Retries int
-	Sent                                                                int64
-	Took                                                                time.Duration
+	// Ignored counts what the walk found but could not upload (each was
+	// warned of); they are not among Files.
+	Ignored int
+	Sent    int64
+	Took    time.Duration
 }
 
 func (s runSummary) text() string {
-	line := fmt.Sprintf("uploads: %d of %d files uploaded (%s sent in %s, %s/s, %d retries)", s.Completed, s.Files,
+	line := noteLine("%d of %d files uploaded (%s sent in %s, %s/s, %s)", s.Completed, s.Files,
 		units.FormatSize(s.Sent), s.Took.Round(10*time.Millisecond), units.FormatSize(int64(float64(s.Sent)/max(s.Took.Seconds(), 0.001))),
-		s.Retries)
+		plural(s.Retries, "retry"))
 	if s.Skipped > 0 {
 		line += fmt.Sprintf(", %d skipped (uploaded before)", s.Skipped)
 	}
@@ -70,20 +74,28 @@ func (s runSummary) text() string {
 	if s.NotStarted > 0 {
 		line += fmt.Sprintf(", %d not started", s.NotStarted)
 	}
+	if s.Ignored > 0 {
+		line += fmt.Sprintf("; %d ignored (not files that can be uploaded)", s.Ignored)
+	}
 	return line
 }
 
-// newPrinter is the printer of mode (resolved: not auto) on ios's stderr;
-// files is the number of files in the run and total their bytes (0 when
-// unknown), for the live view's total line.
-func newPrinter(mode string, ios IOStreams, interval time.Duration, files int, total int64) printer {
+// newPrinter is the printer of mode (resolved: not auto) on ios's stderr,
+// for a run that sends the files at paths (in the run's order), total
+// bytes in all (0 when unknown). The text modes render the run's model on
+// a goroutine of their own until close.
+func newPrinter(mode string, ios IOStreams, interval time.Duration, paths []string, total int64) printer {
 	switch mode {
 	case progressJSON:
 		return &jsonPrinter{w: ios.Err}
 	case progressBar:
-		return newLiveView(ios.Err, ios.ErrWidth(), files, total)
+		v := newLiveView(ios.Err, ios.liveWidth(), newRunModel(paths, total))
+		v.start(redrawEvery)
+		return v
 	case progressPlain:
-		return &plainPrinter{w: ios.Err, interval: interval, files: map[string]*plainFile{}}
+		p := newPlainPrinter(ios.Err, interval, newRunModel(paths, total))
+		p.start(min(max(interval/2, 100*time.Millisecond), time.Second))
+		return p
 	}
 	return nonePrinter{w: ios.Err}
 }
@@ -102,8 +114,17 @@ func (nonePrinter) close()                                      {}
 // is in the command's summary of the interruption).
 func textFailed(ctx context.Context, w io.Writer, f fileFailure) {
 	if f.Several && !f.Interrupted {
-		reportError(ctx, w, fmt.Errorf("%s: %w", f.File, f.Err))
+		reportError(ctx, w, namingFile(f.File, f.Err))
 	}
+}
+
+// namingFile is err with the file's path before it, unless it names the
+// file there already (the checks' errors do).
+func namingFile(file string, err error) error {
+	if strings.HasPrefix(err.Error(), file+": ") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", file, err)
 }
 
 // retryLine and warningLine are what the text modes say of a retry and a
@@ -114,17 +135,17 @@ func retryLine(e upload.Event) string {
 	if e.Reason == "stalled" {
 		what = "cut and sent again"
 	}
-	return fmt.Sprintf("uploads: warning: %s: part %d: %s; %s in %s (retry %d)",
+	return warnLine("%s: part %d: %s; %s in %s (retry %d)",
 		e.File, e.Part, e.Error, what, e.Wait.Round(time.Millisecond), e.Attempt)
 }
 
 // waitingLine is what the text modes say while --wait waits.
 func waitingLine(e upload.Event) string {
-	return fmt.Sprintf("uploads: %s: %s is %s, not processed yet; looking again in %s", e.File, e.FileID, e.Message, e.Wait.Round(100*time.Millisecond))
+	return noteLine("%s: %s is %s, not processed yet; looking again in %s", e.File, e.FileID, e.Message, e.Wait.Round(100*time.Millisecond))
 }
 
 func warningLine(e upload.Event) string {
-	return fmt.Sprintf("uploads: warning: %s: %s", e.File, e.Message)
+	return warnLine("%s: %s", e.File, e.Message)
 }
 
 // EventsVersion is the version of the JSON event stream (docs/events.md):
@@ -167,6 +188,7 @@ type jsonEvent struct {
 	Failed      *int   `json:"failed,omitempty"`
 	Interrupted *int   `json:"interrupted,omitempty"`
 	NotStarted  *int   `json:"not_started,omitempty"`
+	Ignored     int    `json:"ignored,omitempty"`
 	TookMS      *int64 `json:"took_ms,omitempty"`
 }
 
@@ -208,135 +230,125 @@ func (p *jsonPrinter) failed(ctx context.Context, f fileFailure) {
 func (p *jsonPrinter) summary(s runSummary) {
 	took := s.Took.Milliseconds()
 	p.write(jsonEvent{Event: "summary", Files: &s.Files, Completed: &s.Completed, Skipped: &s.Skipped, Failed: &s.Failed, Interrupted: &s.Interrupted,
-		NotStarted: &s.NotStarted, BytesSent: &s.Sent, Retries: &s.Retries, TookMS: &took})
+		NotStarted: &s.NotStarted, Ignored: s.Ignored, BytesSent: &s.Sent, Retries: &s.Retries, TookMS: &took})
 }
 
 func (p *jsonPrinter) above(write func() error) error { return write() }
 func (p *jsonPrinter) close()                         {}
 
-// rateWindow is how far back the rates shown look: recent enough to follow
-// a link that slows down, long enough not to jump with each part.
-const rateWindow = 10 * time.Second
-
-// minETAWindow is how much of the window must be seen before a rate (and
-// so a time left) means something.
-const minETAWindow = 2 * time.Second
-
-// sample is the bytes sent at a time.
-type sample struct {
-	at    time.Time
-	bytes int64
-}
-
-// meter is a moving-window rate.
-type meter struct{ samples []sample }
-
-// add records bytes sent by now and returns the rate over the window, or
-// 0 while less than minETAWindow has been seen.
-func (m *meter) add(now time.Time, bytes int64) float64 {
-	m.samples = append(m.samples, sample{now, bytes})
-	for len(m.samples) > 2 && now.Sub(m.samples[1].at) >= rateWindow {
-		m.samples = m.samples[1:]
-	}
-	first := m.samples[0]
-	dt := now.Sub(first.at)
-	if dt < minETAWindow {
-		return 0
-	}
-	return float64(bytes-first.bytes) / dt.Seconds()
-}
-
-// plainPrinter writes a line per file every interval: for CI logs, where
-// a redrawn bar would be noise.
+// plainPrinter writes a line when a file starts, retries, warns or ends,
+// and a line per file in flight every interval: for CI logs, where a
+// redrawn bar would be noise.
 type plainPrinter struct {
-	mu       sync.Mutex
-	w        io.Writer
+	*textOut
 	interval time.Duration
-	files    map[string]*plainFile
+	last     map[string]time.Time // when each file's last progress line was written
 }
 
-type plainFile struct {
-	start, last time.Time
-	from        int64 // bytes already on the server at the start
-	rate        meter
+func newPlainPrinter(w io.Writer, interval time.Duration, m *runModel) *plainPrinter {
+	p := &plainPrinter{textOut: newTextOut(w, m), interval: interval, last: map[string]time.Time{}}
+	p.textOut.render = p.draw
+	return p
 }
 
 func (p *plainPrinter) report(e upload.Event) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := time.Now()
-	name := e.File
-	f := p.files[e.File]
-	switch e.Type {
-	case upload.EventWarning:
-		fmt.Fprintln(p.w, warningLine(e))
-	case upload.EventRetry:
-		fmt.Fprintln(p.w, retryLine(e))
-	case upload.EventWaiting:
-		fmt.Fprintln(p.w, waitingLine(e))
-	case upload.EventStart:
-		f = &plainFile{start: now, last: now, from: e.BytesDone}
-		f.rate.add(now, e.BytesDone)
-		p.files[e.File] = f
-		how := "starting"
-		if e.Resumed {
-			how = fmt.Sprintf("resuming (%d of %d parts, %s, already on the server)", e.PartsDone, e.PartsTotal, mib(e.BytesDone))
+	p.observe(e, func(e upload.Event) string {
+		switch e.Type {
+		case upload.EventWarning:
+			return warningLine(e)
+		case upload.EventRetry:
+			return retryLine(e)
+		case upload.EventWaiting:
+			return waitingLine(e)
+		case upload.EventStart:
+			if e.Resumed {
+				return resumeLine(e)
+			}
+			return noteLine("%s: starting upload %s, %s in %s", e.File, e.UploadID, sizeText(e.BytesTotal), plural(e.PartsTotal, "part"))
+		case upload.EventCompleted:
+			f, _ := p.model.file(e.File)
+			sent := f.size - f.atStart
+			return noteLine("%s: completed %s (%s sent now) in %s (%s/s), %s%s: %s", e.File, sizeText(f.size), sizeText(sent),
+				f.took.Round(10*time.Millisecond), sizeText(int64(float64(sent)/max(f.took.Seconds(), 0.001))), plural(e.Retries, "retry"), stalled(e.Stalls), e.FileID)
 		}
-		fmt.Fprintf(p.w, "uploads: %s: %s upload %s, %s in %d parts\n", name, how, e.UploadID, mib(e.BytesTotal), e.PartsTotal)
-		return
-	}
-	if f == nil {
-		return
-	}
-	switch e.Type {
-	case upload.EventCompleted:
-		took := now.Sub(f.start)
-		sent := e.BytesTotal - f.from
-		fmt.Fprintf(p.w, "uploads: %s: completed %s (%s sent now) in %s (%s/s), %d retries%s: %s\n", name, mib(e.BytesTotal), mib(sent),
-			took.Round(10*time.Millisecond), mib(int64(float64(sent)/max(took.Seconds(), 0.001))), e.Retries, stalled(e.Stalls), e.FileID)
-		delete(p.files, e.File)
-	case upload.EventPartDone, upload.EventRetry, upload.EventProgress:
-		rate := f.rate.add(now, e.BytesSent)
-		if now.Sub(f.last) < p.interval {
-			return
+		return ""
+	})
+}
+
+// draw writes the pending lines, then a progress line for each file in
+// flight whose last one is interval old; the caller holds mu.
+func (p *plainPrinter) draw(bool) {
+	p.flush()
+	now := p.model.now()
+	for _, f := range p.model.view().files {
+		if f.state != fileSending {
+			delete(p.last, f.path)
+			continue
 		}
-		f.last = now
-		pct := 100 * float64(e.BytesSent) / float64(max(e.BytesTotal, 1))
-		fmt.Fprintf(p.w, "uploads: %s: %s of %s sent (%.0f%%), parts %d/%d acknowledged, %s, %s, retries %d%s\n", name, mib(e.BytesSent), mib(e.BytesTotal),
-			pct, e.PartsDone, e.PartsTotal, rateText(rate), etaText(rate, e.BytesTotal-e.BytesSent), e.Retries, stalled(e.Stalls))
+		last, ok := p.last[f.path]
+		if !ok {
+			p.last[f.path] = now // its start line was just written
+			continue
+		}
+		if now.Sub(last) < p.interval {
+			continue
+		}
+		p.last[f.path] = now
+		pct := 100 * float64(f.sent) / float64(max(f.size, 1))
+		notef(p.w, "%s: %s of %s on the server (%.0f%%), parts %d/%d acknowledged, %s, %s, %s%s", f.path, sizeText(f.sent), sizeText(f.size),
+			pct, f.partsDone, f.parts, rateText(f.rate), etaText(f.eta), plural(f.retries, "retry"), stalled(f.stalls))
 	}
 }
 
 func (p *plainPrinter) failed(ctx context.Context, f fileFailure) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.files, f.File)
-	textFailed(ctx, p.w, f)
+	p.model.fail(f.File, f.Err, f.Interrupted)
+	p.post(func(w io.Writer) { textFailed(ctx, w, f) })
 }
 
 func (p *plainPrinter) summary(s runSummary) {
+	p.halt()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.flush()
 	fmt.Fprintln(p.w, s.text())
 }
 
-func (p *plainPrinter) above(write func() error) error { return write() }
-func (p *plainPrinter) close()                         {}
-
-// rateText is a rate, or "- MiB/s" while it is not known yet.
-func rateText(rate float64) string {
-	if rate <= 0 {
-		return "- MiB/s"
-	}
-	return mib(int64(rate)) + "/s"
+func (p *plainPrinter) above(write func() error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.flush()
+	return write()
 }
 
-// etaText is the time left at rate, blank ("ETA -") until the rate is known.
-func etaText(rate float64, left int64) string {
-	if rate <= 0 {
-		return "ETA -"
+func (p *plainPrinter) close() {
+	p.halt()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.flush()
+}
+
+// resumeLine is what the text modes say when a file's upload is resumed.
+func resumeLine(e upload.Event) string {
+	if e.PartsDone == 0 {
+		return noteLine("%s: resuming upload %s: no part had been acknowledged; sending all %s", e.File, e.UploadID, plural(e.PartsTotal, "part"))
 	}
-	return "ETA " + time.Duration(float64(left)/rate*float64(time.Second)).Round(time.Second).String()
+	return noteLine("%s: resuming upload %s: %d of %s (%s) already on the server", e.File, e.UploadID, e.PartsDone, plural(e.PartsTotal, "part"), sizeText(e.BytesDone))
+}
+
+// rateText is a rate, or "- /s" while it is not known yet.
+func rateText(rate float64) string {
+	if rate <= 0 {
+		return "- /s"
+	}
+	return sizeText(int64(rate)) + "/s"
+}
+
+// etaText is a time left, "- left" while it is not known.
+func etaText(eta time.Duration) string {
+	if eta < 0 {
+		return "- left"
+	}
+	return eta.Round(time.Second).String() + " left"
 }
 
 // stalled is " (N stalled)" when some retries were stalls.
@@ -347,4 +359,16 @@ func stalled(n int) string {
 	return fmt.Sprintf(" (%d stalled)", n)
 }
 
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+// plural is "1 part", "2 parts", "1 retry", "0 retries".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	if strings.HasSuffix(what, "y") {
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(what, "y"))
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// sizeText is a byte size as people read it: "73 B", "4.5 KiB", "60 MiB".
+func sizeText(n int64) string { return units.FormatSize(n) }

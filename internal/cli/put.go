@@ -75,35 +75,18 @@ func newCmdPut(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "put FILE|DIR|-... --purpose PURPOSE",
 		Short: "Upload files in parallel parts, resumably, and complete them with their MD5",
-		Long: `Upload each FILE (1 byte to 8 GiB) through the Uploads API: create a session,
-send the file in parts of --part-size (at most 64 MiB) with --concurrency parts in
-flight, straight from disk, retrying transient failures, and complete it with the
-ordered part ids and the whole file's MD5 (computed while the parts upload).
+		Long: `Upload each FILE (up to 8 GiB) in parallel parts of at most 64 MiB, straight
+from disk, with retries, and complete it with the parts in order and its MD5.
 
-A resume journal (in $XDG_STATE_HOME/uploads, or --journal-dir) is written before
-the first part and after each acknowledged part. Running the same command again
-after an interruption (Ctrl-C, a crash, SIGKILL, a lost network) resumes:
-acknowledged parts are not sent again, and files an earlier attempt completed are
-not uploaded again (their ids are printed). An expired or vanished session starts
-over, saying so.
+Interrupted (Ctrl-C, SIGKILL, a lost network)? Run the same command again:
+parts and files already on the server are not sent again. A DIR needs
+--recursive; the whole set is checked before the first request. "-" reads
+standard input.
 
-A DIR is uploaded with --recursive (its files, filtered by --include and
---exclude); the whole set is listed and checked before the first request, and
---dry-run shows it without any request. Files the service would refuse (a batch
-over 200 MiB, a JSONL line that does not parse, …) are refused before they are
-sent, unless --no-check. --skip-existing leaves out content already uploaded.
-"-" reads standard input (with --size and --filename; it cannot be resumed).
+stdout: the file id of each file (several: FILE_ID<TAB>PATH, in the order
+given; --json: the Upload). Progress and errors go to stderr.
 
-stdout gets the file id of each completed file (several files: FILE_ID<TAB>PATH
-lines in the order given; with --json, the completed Upload object, one JSON
-line per file); progress goes to stderr.
-
-Several files share --concurrency connections: their parts draw on one budget,
-served in turn, and --jobs files (by default as many as --concurrency) are in
-flight, so that a folder of small files keeps the connections busy.
-
-Memory: about 20 MiB + --jobs × 0.75 MiB + --concurrency × 50 KiB, whatever the
-part size (parts stream from disk; they are never held in memory).
+More: docs/put.md (resume, reruns, checks, memory, every flag in detail).
 `,
 		Example: `  uploads put clip.mp4 --purpose video
   uploads put clip.mp4 --purpose video --concurrency 8 --json
@@ -128,35 +111,35 @@ part size (parts stream from disk; they are never held in memory).
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Purpose, "purpose", "", "purpose of the files (required), e.g. video, batch, assistants")
-	fl.String("part-size", "", "bytes per part, at most 64MiB (env UPLOADS_PART_SIZE; default: chosen per file so that every connection gets the same number of parts of at most 64MiB and at least 5MiB)")
-	fl.Int("concurrency", defaultOf[int]("concurrency"), "parts in flight per file (env UPLOADS_CONCURRENCY)")
-	fl.String("min-part-size", "", "the provider's smallest part but the last, e.g. 5MiB for S3-backed gateways: the chosen part size is never below it (env UPLOADS_MIN_PART_SIZE)")
+	fl.StringVar(&o.Purpose, "purpose", "", "what the files are for, e.g. video (required)")
+	fl.String("part-size", "", "bytes per part, up to 64MiB (default: per file)")
+	fl.Int("concurrency", defaultOf[int]("concurrency"), "parts in flight, across files")
+	fl.String("min-part-size", "", "the provider's smallest part, e.g. 5MiB")
 	addStallTimeoutFlag(cmd)
-	fl.Int("retries", defaultOf[int]("retries"), "retries of a part after transient failures, counted since the last progress (env UPLOADS_RETRIES)")
-	fl.String("journal-dir", "", "where resume journals live (env UPLOADS_JOURNAL_DIR; default $XDG_STATE_HOME/uploads)")
-	fl.StringVar(&o.MimeType, "mime-type", "", "MIME type to declare (default: from the extension, else the content)")
-	fl.Int64Var(&o.ExpiresAfter, "expires-after-seconds", 0, "make the file expire this long after it is created (3600..2592000)")
-	fl.BoolVar(&o.Restart, "restart", false, "ignore existing journals (of the files and of this run) and upload everything again")
-	fl.BoolVar(&o.Verify, "verify", false, "on resume, re-read acknowledged parts and re-send those that no longer match")
-	fl.BoolVar(&o.CancelOnFailure, "cancel-on-failure", false, "cancel the session (and drop the journal) on failure or interruption instead of keeping it to resume")
-	fl.StringVar(&o.Progress, "progress", progressAuto, "progress on stderr: auto (a bar on a terminal, plain lines otherwise), bar, plain, json (JSON lines), none")
-	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "print nothing but errors (same as --progress none)")
-	fl.IntVar(&o.Jobs, "jobs", 0, "files uploaded at the same time (default: as many as --concurrency, the connections every file's parts share)")
-	fl.StringVar(&o.Manifest, "manifest", "", "write a JSON Lines record per file (path, size, md5, purpose, upload_id, file_id, status, error) to this file, replaced atomically as each file ends")
-	fl.BoolVarP(&o.Recursive, "recursive", "r", false, "upload the files under each DIR argument, recursively")
-	fl.StringArrayVar(&o.Include, "include", nil, "with --recursive, only files matching this glob (repeatable; ** crosses directories; a pattern without / matches the base name)")
-	fl.StringArrayVar(&o.Exclude, "exclude", nil, "with --recursive, leave out files and directories matching this glob (repeatable; wins over --include)")
-	fl.BoolVar(&o.FollowSymlinks, "follow-symlinks", false, "follow symbolic links met under a DIR (links named as arguments are always followed)")
-	fl.BoolVar(&o.FailOnSkip, "fail-on-skip", false, "refuse the run, before any request, when a file would be skipped (empty, not a regular file, a symlink)")
-	fl.BoolVar(&o.DryRun, "dry-run", false, "list what would be uploaded (path, size, purpose, MIME type, parts) and run the checks, without any request; exit 3 when a check fails")
-	fl.BoolVar(&o.NoCheck, "no-check", false, "send files the checks before sending would refuse (batch size and JSONL, fine-tune and evals JSONL, vision image types)")
-	fl.BoolVar(&o.SkipExisting, "skip-existing", false, "do not upload a file whose content (size and MD5) was uploaded before with this purpose and base URL and is still on the server; print its file id")
-	fl.Var(&o.LimitRate, "limit-rate", "send at most this many bytes per second, across all connections and files, e.g. 10MiB (0: no limit)")
-	fl.Var(&o.Size, "size", "with FILE -, the bytes standard input holds (required: the API needs the size first)")
-	fl.StringVar(&o.Filename, "filename", "", "with FILE -, the name the file gets (required; its extension gives the MIME type)")
-	fl.BoolVar(&o.Wait, "wait", false, "after complete, wait until each file is processed (fails when its status is error)")
-	fl.DurationVar(&o.WaitTimeout, "wait-timeout", 30*time.Minute, "how long --wait waits for one file")
+	fl.Int("retries", defaultOf[int]("retries"), "retries of a part in a row")
+	fl.String("journal-dir", "", "where resume journals live (default: see FILES)")
+	fl.StringVar(&o.MimeType, "mime-type", "", "MIME type (default: from the name or content)")
+	fl.Int64Var(&o.ExpiresAfter, "expires-after-seconds", 0, "expire the files after N s (3600..2592000)")
+	fl.BoolVar(&o.Restart, "restart", false, "ignore the journals; upload everything again")
+	fl.BoolVar(&o.Verify, "verify", false, "on resume, re-check the parts already sent")
+	fl.BoolVar(&o.CancelOnFailure, "cancel-on-failure", false, "on failure or Ctrl-C, cancel; keep no resume")
+	fl.StringVar(&o.Progress, "progress", progressAuto, "auto, bar, plain, json or none")
+	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "print only errors (--progress none)")
+	fl.IntVar(&o.Jobs, "jobs", 0, "files in flight (default: --concurrency)")
+	fl.StringVar(&o.Manifest, "manifest", "", "write a JSON Lines record per file to FILE")
+	fl.BoolVarP(&o.Recursive, "recursive", "r", false, "upload the files under each DIR")
+	fl.StringArrayVar(&o.Include, "include", nil, "with -r, only files matching GLOB (repeatable)")
+	fl.StringArrayVar(&o.Exclude, "exclude", nil, "with -r, skip what GLOB matches (repeatable)")
+	fl.BoolVar(&o.FollowSymlinks, "follow-symlinks", false, "follow symlinks met under a DIR")
+	fl.BoolVar(&o.FailOnSkip, "fail-on-skip", false, "fail before sending if a file would be skipped")
+	fl.BoolVar(&o.DryRun, "dry-run", false, "list the files and run the checks; send nothing")
+	fl.BoolVar(&o.NoCheck, "no-check", false, "send files the checks would refuse")
+	fl.BoolVar(&o.SkipExisting, "skip-existing", false, "skip content uploaded before; print its id")
+	fl.Var(&o.LimitRate, "limit-rate", "at most RATE bytes/s in all, e.g. 10MiB")
+	fl.Var(&o.Size, "size", "with -, the bytes stdin holds (required)")
+	fl.StringVar(&o.Filename, "filename", "", "with -, the file's name (required)")
+	fl.BoolVar(&o.Wait, "wait", false, "wait until each file is processed")
+	fl.DurationVar(&o.WaitTimeout, "wait-timeout", 30*time.Minute, "how long --wait waits per file")
 	_ = cmd.MarkFlagRequired("purpose")
 	_ = cmd.RegisterFlagCompletionFunc("purpose", completePurpose)
 	_ = cmd.RegisterFlagCompletionFunc("progress", cobra.FixedCompletions(
@@ -188,10 +171,7 @@ func putRun(o *PutOptions) (err error) {
 			}
 		}()
 	}
-	dir := cfg.JournalDir
-	if dir == "" {
-		dir = journal.DefaultDir()
-	}
+	dir := journalDir(cfg)
 	opts, err := o.engineOptions(cfg, dir)
 	if err != nil {
 		return err
@@ -217,23 +197,25 @@ func putRun(o *PutOptions) (err error) {
 		if mode == progressJSON {
 			(&jsonPrinter{w: o.IO.Err}).report(upload.Event{Type: upload.EventWarning, File: sk.Path, Message: "skipped: " + sk.Reason})
 		} else {
-			fmt.Fprintf(o.IO.Err, "uploads: warning: %s: skipped: %s\n", sk.Path, sk.Reason)
+			warnf(o.IO.Err, "%s: skipped: %s", sk.Path, sk.Reason)
 		}
 	}
 	switch {
 	case len(skipped) > 0 && o.FailOnSkip:
 		return exitError{code: ExitFailure, err: fmt.Errorf("%d file(s) would be skipped (--fail-on-skip); nothing was sent", len(skipped))}
+	case len(files) == 0 && len(o.Include)+len(o.Exclude) > 0:
+		return exitError{code: ExitFailure, err: errors.New("nothing to upload: no file left after the skips and the --include/--exclude patterns")}
 	case len(files) == 0:
-		return exitError{code: ExitFailure, err: errors.New("nothing to upload: no file left after the skips and patterns")}
+		return exitError{code: ExitFailure, err: errors.New("nothing to upload: the directories hold no file that can be uploaded")}
 	}
 	var index *seen.Index
 	if o.SkipExisting || !o.DryRun {
 		if index, err = seen.Open(dir); err != nil {
-			return fmt.Errorf("the index of uploaded files: %w", err)
+			return journalDirError(cfg, dir, err)
 		}
 		defer func() {
 			for _, w := range index.Warnings() {
-				fmt.Fprintf(o.IO.Err, "uploads: warning: %v\n", w)
+				warnf(o.IO.Err, "%v", w)
 			}
 		}()
 	}
@@ -307,7 +289,7 @@ func putFiles(o *PutOptions, cfg config.Config, opts upload.Options, mode, dir s
 	if o.LimitRate > 0 {
 		opts.Limiter = upload.NewLimiter(int64(o.LimitRate))
 		if mode == progressPlain || mode == progressBar {
-			fmt.Fprintf(o.IO.Err, "uploads: sending at most %s/s (--limit-rate)\n", units.FormatSize(int64(o.LimitRate)))
+			notef(o.IO.Err, "sending at most %s/s (--limit-rate)", units.FormatSize(int64(o.LimitRate)))
 		}
 	}
 	// The journal of this run: files an interrupted attempt of the same
@@ -319,21 +301,21 @@ func putFiles(o *PutOptions, cfg config.Config, opts upload.Options, mode, dir s
 	defer run.Close()
 	// The progress counts what this attempt sends.
 	var total int64
-	toSend := 0
+	var toSend []string
 	planned := make([]upload.Planned, len(files))
 	for i, pf := range files {
 		planned[i] = upload.Planned{Path: pf.Path, Size: pf.Size, MimeType: pf.MimeType, Refused: pf.problem}
 		if restored[i] == nil {
 			total += pf.Size
-			toSend++
+			toSend = append(toSend, pf.Path)
 		}
 	}
-	if n := len(files) - toSend; n > 0 {
+	if n := len(files) - len(toSend); n > 0 {
 		msg := fmt.Sprintf("%d of %d files are on the server from an earlier attempt of this command: not sent again (--restart sends everything)", n, len(files))
 		if mode == progressJSON {
 			(&jsonPrinter{w: o.IO.Err}).report(upload.Event{Type: upload.EventWarning, Message: msg})
 		} else if mode != progressNone {
-			fmt.Fprintf(o.IO.Err, "uploads: %s\n", msg)
+			notef(o.IO.Err, "%s", msg)
 		}
 	}
 	prog := newPrinter(mode, o.IO, o.PlainInterval, toSend, total)
@@ -348,9 +330,12 @@ func putFiles(o *PutOptions, cfg config.Config, opts upload.Options, mode, dir s
 	if err := man.check(); err != nil {
 		return err
 	}
-	out := &putOutput{exp: o.IO.export(cfg), prog: prog, json: o.JSON, several: len(o.Files) > 1 || len(files) > 1,
+	// Several files (or arguments) print a line per file, a summary, and
+	// each file's error as it happens.
+	several := len(o.Files) > 1 || len(files) > 1
+	out := &putOutput{exp: o.IO.export(cfg), prog: prog, json: o.JSON, several: several,
 		results: make([]*putResult, len(files)), ended: make([]bool, len(files))}
-	r := &putRender{o: o, files: files, prog: prog, man: man, out: out}
+	r := &putRender{o: o, files: files, prog: prog, man: man, out: out, several: several}
 	batch := upload.Batch{Jobs: o.Jobs, Check: !o.NoCheck, Index: index, SkipExisting: o.SkipExisting,
 		Wait: o.Wait, WaitTimeout: o.WaitTimeout, Run: run, Restored: restored}
 	sum, err := up.RunBatch(ctx, planned, batch, r.ended)
@@ -361,14 +346,14 @@ func putFiles(o *PutOptions, cfg config.Config, opts upload.Options, mode, dir s
 	if err != nil {
 		return err
 	}
-	if len(files) > 1 {
+	if several {
 		prog.summary(runSummary{Files: sum.Files, Completed: sum.Completed, Skipped: sum.Skipped, Failed: sum.Failed, Interrupted: sum.Interrupted,
-			NotStarted: sum.NotStarted, Retries: sum.Retries, Sent: sum.Sent, Took: sum.Took})
+			NotStarted: sum.NotStarted, Ignored: len(skipped), Retries: sum.Retries, Sent: sum.Sent, Took: sum.Took})
 	}
 	prog.close()
 	if len(failures) == 0 && sum.NotStarted == 0 {
 		if err := run.Finish(); err != nil {
-			fmt.Fprintf(o.IO.Err, "uploads: warning: remove the journal of this run: %v\n", err)
+			warnf(o.IO.Err, "remove the journal of this run: %v", err)
 		}
 		return nil
 	}
@@ -399,6 +384,7 @@ type putRender struct {
 	prog     printer
 	man      *manifest
 	out      *putOutput
+	several  bool
 	failures []error
 }
 
@@ -423,7 +409,7 @@ func (r *putRender) ended(oc upload.Outcome) error {
 			resume = resumeCommand(r.o.Args)
 		}
 		explained := explainPutFailure(ctx, r.o.Args, err)
-		r.prog.failed(ctx, fileFailure{File: pf.Path, Err: explained, Interrupted: oc.Interrupted, Several: len(r.files) > 1,
+		r.prog.failed(ctx, fileFailure{File: pf.Path, Err: explained, Interrupted: oc.Interrupted, Several: r.several,
 			Code: exitCode(ctx, explained), Resume: resume})
 		if err := r.man.ended(oc.Index, pf.Path, r.o.Purpose, nil, err, oc.Interrupted); err != nil {
 			return err
@@ -469,7 +455,7 @@ func putStdin(o *PutOptions, cfg config.Config, opts upload.Options, mode string
 	if o.LimitRate > 0 {
 		opts.Limiter = upload.NewLimiter(int64(o.LimitRate))
 	}
-	prog := newPrinter(mode, o.IO, o.PlainInterval, 1, int64(o.Size))
+	prog := newPrinter(mode, o.IO, o.PlainInterval, []string{"-"}, int64(o.Size))
 	defer prog.close()
 	opts.Report = prog.report
 	up := &upload.Uploader{Client: client, Opts: opts}
@@ -696,7 +682,7 @@ func openRun(o *PutOptions, baseURL, dir string, files []*putFile) (*runjournal.
 	}
 	run, err := runjournal.Open(dir, k)
 	if err != nil {
-		fmt.Fprintf(o.IO.Err, "uploads: warning: %v\n", err)
+		warnf(o.IO.Err, "%v", err)
 	}
 	restored := make([]*runjournal.Record, len(files))
 	if o.Restart {

@@ -119,7 +119,7 @@ func putDryRun(o *PutOptions, cfg config.Config, files []*putFile, index *seen.I
 			if pf.Existing != "" {
 				verdict += "; uploaded before as " + pf.Existing + " (skipped if the server still has it)"
 			}
-			return []any{pf.Path, units.FormatSize(pf.Size), pf.Purpose, pf.MimeType, fmt.Sprintf("%d × %s", pf.Parts, units.FormatSize(pf.PartSize)), verdict}
+			return []any{pf.Path, units.FormatSize(pf.Size), pf.Purpose, pf.MimeType, partsText(pf), verdict}
 		})
 		if _, err := fmt.Fprintln(exp.w, t); err != nil {
 			return err
@@ -129,4 +129,17 @@ func putDryRun(o *PutOptions, cfg config.Config, files []*putFile, index *seen.I
 		return exitError{code: ExitAPIRejected, err: fmt.Errorf("dry run: %d of %d files would be refused by the checks (nothing was sent)", failed, len(files))}
 	}
 	return nil
+}
+
+// partsText is how a file will be cut: "1 × 4.5 KiB" (the part is the
+// file), "3 × 64 MiB", or "3 × 64 MiB (last 10 MiB)".
+func partsText(pf *putFile) string {
+	if pf.Parts <= 1 {
+		return "1 × " + units.FormatSize(pf.Size)
+	}
+	s := fmt.Sprintf("%d × %s", pf.Parts, units.FormatSize(pf.PartSize))
+	if last := pf.Size - int64(pf.Parts-1)*pf.PartSize; last != pf.PartSize {
+		s += " (last " + units.FormatSize(last) + ")"
+	}
+	return s
 }

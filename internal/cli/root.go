@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -24,7 +25,8 @@ import (
 	"github.com/uploads-dev/uploads/internal/config"
 )
 
-// Build information, set with -ldflags "-X …" at release time.
+// Build information, set with -ldflags "-X …" at release time (see
+// buildInfo for a binary built without them).
 var (
 	Version = "dev"
 	Commit  = "none"
@@ -51,6 +53,7 @@ func Run(ctx context.Context, args []string, stdio IOStreams) int {
 	if err == nil {
 		return ExitOK
 	}
+	err = requiredFlagError(cmd, err)
 	if errors.As(err, new(reportedError)) {
 		return exitCode(ctx, err)
 	}
@@ -60,12 +63,15 @@ func Run(ctx context.Context, args []string, stdio IOStreams) int {
 		err = fmt.Errorf("interrupted: %w", err)
 	case errors.Is(err, context.DeadlineExceeded) && !errors.As(err, new(hintError)):
 		err = f.explainTimeout(err)
+	case errors.Is(err, syscall.ECONNREFUSED) && !errors.As(err, new(hintError)):
+		err = f.explainRefused(err)
+	}
+	if showsUsage(err) && !errors.As(err, new(hintError)) {
+		// A usage error is its message and where the usage is: the whole
+		// usage would scroll the message out of sight.
+		err = withHint(err, "%s", usageHint(cmd))
 	}
 	reportError(ctx, stdio.Err, err)
-	if showsUsage(err) && cmd != nil {
-		// A usage error shows the usage of the command it is about.
-		fmt.Fprintf(stdio.Err, "\n%s", cmd.UsageString())
-	}
 	return exitCode(ctx, err)
 }
 
@@ -88,31 +94,34 @@ implements the same API (uploads serve), for tests, CI pipelines and demos.
 		Args:          cobra.ArbitraryArgs,
 		RunE:          runGroup,
 		// --version prints what 'uploads version' prints.
-		Version: Version,
+		Version: buildInfo().Version,
 	}
 	// Every command's help ends with the environment, the files and the
-	// exit codes, after its usage.
-	root.SetHelpTemplate(`{{with (or .Long .Short)}}{{. | trimTrailingWhitespaces}}
-
-{{end}}{{if or .Runnable .HasSubCommands}}{{.UsageString}}{{end}}
-` + HelpTrailer + "\n")
-	root.SetVersionTemplate(fmt.Sprintf("uploads %s (commit %s, built %s)\n", Version, Commit, Date))
+	// exit codes, after its usage; all of it wrapped to the terminal.
+	root.SetHelpFunc(func(c *cobra.Command, _ []string) {
+		_ = writeHelp(c.OutOrStdout(), c, stdio.ErrWidth())
+	})
+	root.SetUsageFunc(func(c *cobra.Command) error {
+		_, err := io.WriteString(c.OutOrStderr(), usageText(c, stdio.ErrWidth()))
+		return err
+	})
+	root.SetVersionTemplate(buildInfo().String() + "\n")
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usagef(fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
-	})
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(NewServeCmd(stdio), newVersionCmd(stdio))
 	// Each command that runs gets the flags it uses, as its own flags (not
 	// inherited), grouped alike in every help and man page.
-	for _, c := range append(apiCommands(f), newCmdPut(f)) {
+	put := newCmdPut(f)
+	for _, c := range append(apiCommands(f), put) {
 		leaves(c, func(c *cobra.Command) {
 			f.addAPIFlags(c)
 			f.addCommonFlags(c)
 		})
 		root.AddCommand(c)
 	}
+	groupPutFlags(put)
 	// journal reads only local files: no API flags.
 	j := newCmdJournal(f)
 	leaves(j, func(c *cobra.Command) {
@@ -120,7 +129,6 @@ implements the same API (uploads serve), for tests, CI pipelines and demos.
 		f.addCommonFlags(c)
 	})
 	root.AddCommand(j)
-	root.SetUsageFunc(func(c *cobra.Command) error { return usage(c.OutOrStderr(), c) })
 	// cobra's `completion bash|zsh|fish|powershell`, added now (rather than
 	// at Execute) so that an unknown shell is a usage error and the docs
 	// list it.
@@ -139,7 +147,7 @@ func newVersionCmd(stdio IOStreams) *cobra.Command {
 		Short: "Print the version, commit and build date",
 		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			_, err := fmt.Fprintf(stdio.Out, "uploads %s (commit %s, built %s)\n", Version, Commit, Date)
+			_, err := fmt.Fprintln(stdio.Out, buildInfo().String())
 			return err
 		},
 	}
@@ -164,14 +172,7 @@ func runGroup(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return cmd.Help()
 	}
-	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
-	if cmd.SuggestionsMinimumDistance <= 0 {
-		cmd.SuggestionsMinimumDistance = 2
-	}
-	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-		msg += "; did you mean " + strings.Join(s, " or ") + "?"
-	}
-	return usagef(errors.New(msg))
+	return unknownCommand(cmd, args[0])
 }
 
 // positional checks the number of positional arguments, naming them in the

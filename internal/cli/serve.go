@@ -264,7 +264,7 @@ func runServe(ctx context.Context, o *ServeOptions) error {
 			// Said even with --quiet (which silences the request log): a
 			// client cannot reach the server without it.
 			cert := server.SelfSignedCertPath(so.DataDir)
-			fmt.Fprintf(o.IO.Err, "uploads: serving HTTPS with a self-signed certificate; clients trust it with --ca-cert %[1]s, UPLOADS_CA_CERT=%[1]s or SSL_CERT_FILE=%[1]s (curl: --cacert %[1]s)\n", cert)
+			notef(o.IO.Err, "serving HTTPS with a self-signed certificate; clients trust it with --ca-cert %[1]s, UPLOADS_CA_CERT=%[1]s or SSL_CERT_FILE=%[1]s (curl: --cacert %[1]s)", cert)
 		}
 	}
 	return server.Run(ctx, so)

@@ -47,6 +47,17 @@ type Config struct {
 	AzureADTokenCommand string `mapstructure:"azure_ad_token_command"`
 	// File is the config file that was read, "" if none.
 	File string `mapstructure:"-"`
+	// from says where each key's value came from (see From).
+	from map[string]string
+}
+
+// From says where the value of key came from, for messages: "--base-url",
+// "OPENAI_BASE_URL", "base_url in FILE" or "the default".
+func (c Config) From(key string) string {
+	if f, ok := c.from[key]; ok {
+		return f
+	}
+	return "the default"
 }
 
 // Setting is one key: its flag, its environment variable and its default.
@@ -133,15 +144,80 @@ func Load(flags *pflag.FlagSet, file string) (Config, error) {
 	if err := checkKeys(v); err != nil {
 		return Config{}, fmt.Errorf("config file %s: %w", file, err)
 	}
-	hook := mapstructure.ComposeDecodeHookFunc(mapstructure.StringToTimeDurationHookFunc(), sizeHook)
+	from := sources(v, flags, file)
+	hook := mapstructure.ComposeDecodeHookFunc(durationHook, sizeHook)
 	if err := v.Unmarshal(&cfg, viper.DecodeHook(hook)); err != nil {
-		return Config{}, fmt.Errorf("config%s: %w", inFile(file), err)
+		return Config{}, badValue(v, hook, from, err)
 	}
-	cfg.File = file
+	cfg.File, cfg.from = file, from
 	if err := cfg.check(); err != nil {
 		return Config{}, fmt.Errorf("%w%s", err, inFile(file))
 	}
 	return cfg, nil
+}
+
+// sources says where each key set other than by default came from.
+func sources(v *viper.Viper, flags *pflag.FlagSet, file string) map[string]string {
+	from := make(map[string]string, len(Settings))
+	for _, s := range Settings {
+		var fl *pflag.Flag
+		if flags != nil && s.Flag != "" {
+			fl = flags.Lookup(s.Flag)
+		}
+		switch {
+		case fl != nil && fl.Changed:
+			from[s.Key] = "--" + s.Flag
+		case os.Getenv(s.Env) != "":
+			from[s.Key] = s.Env
+		case file != "" && v.InConfig(s.Key):
+			from[s.Key] = s.Key + " in " + file
+		}
+	}
+	return from
+}
+
+// badValue names the key whose value could not be read (viper's own error
+// lists every field's failure over several lines), where the value came
+// from and what was expected.
+func badValue(v *viper.Viper, hook mapstructure.DecodeHookFunc, from map[string]string, err error) error {
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key := f.Tag.Get("mapstructure")
+		if key == "" || key == "-" {
+			continue
+		}
+		out := reflect.New(f.Type)
+		d, derr := mapstructure.NewDecoder(&mapstructure.DecoderConfig{DecodeHook: hook, WeaklyTypedInput: true, Result: out.Interface()})
+		if derr != nil {
+			return derr
+		}
+		val := v.Get(key)
+		if d.Decode(val) == nil {
+			continue
+		}
+		where, ok := from[key]
+		if !ok {
+			where = "the default"
+		}
+		return fmt.Errorf("%s: %q is not %s", where, fmt.Sprint(val), expected(f.Type))
+	}
+	return fmt.Errorf("config: %w", err)
+}
+
+// expected says what a value of type t looks like.
+func expected(t reflect.Type) string {
+	switch {
+	case t == sizeType:
+		return "a size (such as 64MiB, or a number of bytes)"
+	case t == reflect.TypeFor[time.Duration]():
+		return "a duration (such as 30s or 10m)"
+	case t.Kind() == reflect.Int:
+		return "a whole number"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
+	}
+	return "a " + t.Kind().String()
 }
 
 func inFile(file string) string {
@@ -168,6 +244,25 @@ func (c Config) check() error {
 }
 
 var sizeType = reflect.TypeFor[units.Size]()
+
+// durationHook reads a duration from a string ("30s"); a bare number other
+// than 0 is refused, since its unit would be a guess (mapstructure would
+// take 5 as 5ns).
+func durationHook(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeFor[time.Duration]() {
+		return data, nil
+	}
+	switch d := data.(type) {
+	case string:
+		return time.ParseDuration(d)
+	case int, int64, float64:
+		if reflect.ValueOf(d).IsZero() {
+			return time.Duration(0), nil
+		}
+		return nil, fmt.Errorf("a duration needs a unit")
+	}
+	return data, nil
+}
 
 // sizeHook reads a units.Size from a string ("64MiB") or a number of bytes.
 func sizeHook(from, to reflect.Type, data any) (any, error) {

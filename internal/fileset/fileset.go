@@ -180,6 +180,11 @@ func (e *expander) arg(arg string) error {
 		return &pathError{arg, "cannot read it: " + errText(err), err}
 	}
 	if !st.IsDir() {
+		// A file the user named is an error when it cannot be uploaded;
+		// skipping with a warning is for what a walk finds.
+		if reason := unfit(st); reason != "" {
+			return &pathError{arg, "cannot be uploaded: " + reason, nil}
+		}
 		e.add(arg, path.Base(filepath.ToSlash(filepath.Clean(arg))), st)
 		return nil
 	}

@@ -218,11 +218,18 @@ func TestBadPatterns(t *testing.T) {
 func TestDuplicates(t *testing.T) {
 	chdir(t, sample)
 	abs, _ := filepath.Abs("data/a.txt")
-	s := expand(t, []string{"data/a.txt", "./data/a.txt", abs, "data/../data/a.txt", "data", "data/a", "data/empty", "data/empty"},
+	s := expand(t, []string{"data/a.txt", "./data/a.txt", abs, "data/../data/a.txt", "data", "data/a"},
 		Options{Recursive: true, Include: []string{"*.txt"}})
 	same(t, "paths", paths(s), []string{"data/a.txt", "data/a/b/deep.txt", "data/b.txt"})
-	if len(s.Skipped) != 1 {
-		t.Fatalf("skipped = %+v; want data/empty once", s.Skipped)
+}
+
+// A file named as an argument that cannot be uploaded is an error naming
+// it and why (a walk skips such files with a reason instead).
+func TestNamedFileThatCannotBeUploaded(t *testing.T) {
+	chdir(t, sample)
+	_, err := Expand([]string{"data/a.txt", "data/empty"}, Options{})
+	if err == nil || err.Error() != "data/empty: cannot be uploaded: empty file: there is nothing to upload" {
+		t.Fatalf("err = %v", err)
 	}
 }
 

@@ -13,9 +13,13 @@ func TestNonRegularFilesAreSkipped(t *testing.T) {
 	if err := syscall.Mkfifo("d/fifo", 0o644); err != nil {
 		t.Skipf("no FIFOs here: %v", err)
 	}
-	s := expand(t, []string{"d", "d/fifo"}, Options{Recursive: true})
+	s := expand(t, []string{"d"}, Options{Recursive: true})
 	same(t, "paths", paths(s), []string{"d/a.txt"})
 	if r := skipped(s)["d/fifo"]; !strings.Contains(r, "FIFO") || len(s.Skipped) != 1 {
 		t.Fatalf("skipped = %+v", s.Skipped)
+	}
+	// Named, it is an error.
+	if _, err := Expand([]string{"d/fifo"}, Options{}); err == nil || !strings.Contains(err.Error(), "d/fifo: cannot be uploaded: named pipe") {
+		t.Fatalf("err = %v", err)
 	}
 }

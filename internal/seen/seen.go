@@ -83,7 +83,7 @@ type Index struct {
 // file that cannot be read, is.
 func Open(dir string) (*Index, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create the directory of the index of uploaded files: %w", err)
+		return nil, err // names the directory
 	}
 	path := filepath.Join(dir, FileName)
 	ix := &Index{
