@@ -93,13 +93,20 @@ bench-peers: build
 bench-put:
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./internal/bench
 
-# Fuzz each request handler briefly (the seed corpus also runs in `make test`).
+# Fuzz every fuzz target briefly, FUZZTIME each (the seed corpus also runs in
+# `make test`). Keep the list whole: grep -rn "func Fuzz" internal.
 FUZZTIME ?= 30s
 fuzz:
+	@want=$$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' internal | wc -l); \
+	have=$$(grep -cE -- "-fuzz '.Fuzz[A-Za-z0-9]+[$$]" $(firstword $(MAKEFILE_LIST))); \
+	if [ "$$want" != "$$have" ]; then echo "make fuzz runs $$have fuzz targets of $$want: add the others"; exit 1; fi
 	$(GO) test ./internal/server -run '^$$' -fuzz '^FuzzHandlers$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/server -run '^$$' -fuzz '^FuzzPartData$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 200x
 	$(GO) test ./internal/units -run '^$$' -fuzz '^FuzzParseSize$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/journal -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/seen -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/check -run '^$$' -fuzz '^FuzzJSONL$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/fileset -run '^$$' -fuzz '^FuzzPattern$$' -fuzztime $(FUZZTIME)
 
 # The command reference, generated from the commands: docs/reference/*.md
 # and docs/man/*.1 (committed; run after changing a command's help or flags).

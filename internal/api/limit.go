@@ -2,7 +2,10 @@ package api
 
 import (
 	"fmt"
+	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // wait blocks until w.lim lets n more bytes go, or the request's context
@@ -31,10 +34,33 @@ func (w *watchedBody) wait(n int) error {
 		w.last.Store(end.UnixNano())
 		w.waiting.Store(false)
 	}()
+	if c := stallClock.Load(); c != nil {
+		return w.waitOn(c, res)
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
+		return nil
+	case <-w.ctx.Done():
+		res.Cancel()
+		return w.ctx.Err()
+	}
+}
+
+// waitOn waits until the test behind c releases the wait (see
+// StallClock.Waits), or the request's context ends.
+func (w *watchedBody) waitOn(c *StallClock, res *rate.Reservation) error {
+	release := make(chan struct{})
+	var once sync.Once
+	select {
+	case c.waits <- func() { once.Do(func() { close(release) }) }:
+	case <-w.ctx.Done():
+		res.Cancel()
+		return w.ctx.Err()
+	}
+	select {
+	case <-release:
 		return nil
 	case <-w.ctx.Done():
 		res.Cancel()

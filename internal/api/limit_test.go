@@ -16,7 +16,8 @@ import (
 )
 
 // partServer answers every request, once its body is read whole, with a
-// part object; it records the bytes it received.
+// part object; it records the bytes it received. The client's stall
+// timeout is a minute: the tests drive the watchdog with a StallClock.
 func partServer(t *testing.T) (*Client, *bytes.Buffer) {
 	t.Helper()
 	var got bytes.Buffer
@@ -29,26 +30,58 @@ func partServer(t *testing.T) (*Client, *bytes.Buffer) {
 		_, _ = w.Write([]byte(`{"id":"part_1","object":"upload.part","upload_id":"upload_1","created_at":1}`))
 	}))
 	t.Cleanup(hs.Close)
-	c, err := New(Config{BaseURL: hs.URL + "/v1", APIKey: "sk-test", HTTPClient: hs.Client(), StallTimeout: 50 * time.Millisecond})
+	c, err := New(Config{BaseURL: hs.URL + "/v1", APIKey: "sk-test", HTTPClient: hs.Client(), StallTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c, &got
 }
 
-// A part paced by a slow limiter waits far longer than the stall timeout
-// between its chunks (128 KiB/s: a quarter of a second for each 32 KiB
-// read, against 50 ms) and is not cut: waiting on the limiter is not a
-// stall. Its bytes all arrive, and OnRead counts each one once.
+// installStallClock installs a StallClock for the rest of the test.
+func installStallClock(t *testing.T) *StallClock {
+	c := NewStallClock()
+	t.Cleanup(SetStallClock(c))
+	return c
+}
+
+// A part paced by a limiter is not cut while a read waits on it, however
+// long: at each wait the watchdog checks as if an hour had passed since
+// the last byte moved (its timeout is a minute), and lets the request be.
+// The part's bytes all arrive, and OnRead counts each one once.
 func TestAddPartPacedByALimiterIsNotAStall(t *testing.T) {
+	clock := installStallClock(t)
 	c, got := partServer(t)
 	data := randomBytes(160 << 10)
 	var counted int
 	body := Stream(bytes.NewReader(data), int64(len(data)))
 	body.Limiter = rate.NewLimiter(128<<10, 64<<10)
 	body.OnRead = func(n int) { counted += n }
-	if _, err := c.AddPart(context.Background(), "upload_1", body); err != nil {
-		t.Fatalf("AddPart = %v, want the part sent whole however slowly", err)
+	result := make(chan error, 1)
+	go func() {
+		_, err := c.AddPart(context.Background(), "upload_1", body)
+		result <- err
+	}()
+	waits, checks := 0, 0
+	for {
+		select {
+		case release := <-clock.Waits():
+			waits++
+			checked, cut := clock.Tick(time.Hour)
+			checks += checked
+			if cut != 0 {
+				t.Errorf("wait %d on the limiter was taken for a stall", waits)
+			}
+			release()
+			continue
+		case err := <-result:
+			if err != nil {
+				t.Fatalf("AddPart = %v, want the part sent whole however slowly", err)
+			}
+		}
+		break
+	}
+	if waits < 2 || checks < 1 {
+		t.Fatalf("%d waits on the limiter, %d checks by the watchdog during them; want at least 2 and 1", waits, checks)
 	}
 	if !bytes.Contains(got.Bytes(), data) {
 		t.Fatal("the server did not receive the part's bytes")

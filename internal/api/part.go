@@ -32,6 +32,10 @@ type PartBody struct {
 	// first, on the request's context. Time spent waiting is not a stall.
 	// One limiter shared by many requests caps their sum.
 	Limiter *rate.Limiter
+	// Wire, if set, follows the attempt on its connection: how many of
+	// the part's bytes the server has acknowledged (see Wire). Give each
+	// attempt a new one.
+	Wire *Wire
 }
 
 // Section is the part of ra from off, n bytes long, re-read from ra on each
@@ -90,7 +94,7 @@ func (f multipartFrame) body(r io.Reader, size int64) (io.Reader, int64) {
 // but it may not stall: when its bytes stop moving for the client's stall
 // timeout, or no answer comes once they are all sent, the request is cut
 // with a *StalledError.
-func (c *Client) AddPart(ctx context.Context, uploadID string, body PartBody) (*Part, error) {
+func (c *Client) AddPart(ctx context.Context, uploadID string, body PartBody) (_ *Part, err error) {
 	src, err := body.Open()
 	if err != nil {
 		return nil, err
@@ -101,6 +105,10 @@ func (c *Client) AddPart(ctx context.Context, uploadID string, body PartBody) (*
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	reader.lim, reader.ctx = body.Limiter, actx
+	if w := body.Wire; w != nil {
+		w.begin(reader, int64(len(frame.head)), body.Size)
+		defer func() { w.end(err == nil) }()
+	}
 	answered := make(chan struct{})
 	setLength := func(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
 		req.ContentLength = length
@@ -108,6 +116,9 @@ func (c *Client) AddPart(ctx context.Context, uploadID string, body PartBody) (*
 			req.ContentLength = -1
 		}
 		req.GetBody = nil // one attempt: nothing may re-send these bytes
+		if body.Wire != nil {
+			req = body.Wire.request(req)
+		}
 		if c.cfg.StallTimeout > 0 {
 			go watch(actx, cancel, reader, length, c.cfg.StallTimeout, answered)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -94,40 +95,152 @@ func (w *watchedBody) Read(p []byte) (int, error) {
 // watch cuts the request (cancel with a *StalledError) when its body has not
 // moved for timeout, or when, all of it sent, the answer has not come within
 // timeout plus the time the send buffer needs at the rate seen. It returns
-// when answered is closed or ctx ends.
+// when answered is closed or ctx ends. It checks every eighth of timeout,
+// or, while a StallClock is installed, when the clock ticks.
 func watch(ctx context.Context, cancel context.CancelCauseFunc, body *watchedBody, size int64, timeout time.Duration, answered <-chan struct{}) {
 	start := time.Now()
-	tick := time.NewTicker(max(timeout/8, 10*time.Millisecond))
-	defer tick.Stop()
+	var tickC <-chan time.Time
+	var clockC <-chan clockTick
+	if c := stallClock.Load(); c != nil {
+		w := c.add()
+		defer c.remove(w)
+		clockC = w.ticks
+	} else {
+		tick := time.NewTicker(max(timeout/8, 10*time.Millisecond))
+		defer tick.Stop()
+		tickC = tick.C
+	}
+	// stalled checks the body at now and cuts the request if it stalled.
+	stalled := func(now time.Time) bool {
+		sent := body.n.Load()
+		if done := body.doneAt.Load(); done != 0 {
+			took := time.Duration(done-start.UnixNano()) - time.Duration(body.waited.Load())
+			wait := timeout
+			if sent > 0 && took > 0 {
+				wait += time.Duration(float64(min(sendBufferAllowance, sent)) / float64(sent) * float64(took))
+			}
+			if now.Sub(time.Unix(0, done)) > wait {
+				cancel(&StalledError{Timeout: timeout, Sent: sent, Size: size, Answer: true})
+				return true
+			}
+			return false
+		}
+		// A read waiting on the rate limiter is not a stall; it
+		// stores last before it clears waiting.
+		if body.waiting.Load() {
+			return false
+		}
+		if now.Sub(time.Unix(0, body.last.Load())) > timeout {
+			cancel(&StalledError{Timeout: timeout, Sent: sent, Size: size})
+			return true
+		}
+		return false
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-answered:
 			return
-		case now := <-tick.C:
-			sent := body.n.Load()
-			if done := body.doneAt.Load(); done != 0 {
-				took := time.Duration(done-start.UnixNano()) - time.Duration(body.waited.Load())
-				wait := timeout
-				if sent > 0 && took > 0 {
-					wait += time.Duration(float64(min(sendBufferAllowance, sent)) / float64(sent) * float64(took))
-				}
-				if now.Sub(time.Unix(0, done)) > wait {
-					cancel(&StalledError{Timeout: timeout, Sent: sent, Size: size, Answer: true})
-					return
-				}
-				continue
+		case now := <-tickC:
+			if stalled(now) {
+				return
 			}
-			// A read waiting on the rate limiter is not a stall; it
-			// stores last before it clears waiting.
-			if body.waiting.Load() {
-				continue
+		case t := <-clockC:
+			// A request that has ended is not checked: the tick may be
+			// picked before the end it coincides with.
+			ended := ctx.Err() != nil
+			select {
+			case <-answered:
+				ended = true
+			default:
 			}
-			if now.Sub(time.Unix(0, body.last.Load())) > timeout {
-				cancel(&StalledError{Timeout: timeout, Sent: sent, Size: size})
+			cut := !ended && stalled(t.now)
+			t.cut <- cut
+			if cut || ended {
 				return
 			}
 		}
 	}
 }
+
+// A StallClock stands in for the clock of the stall watchdogs and of the
+// waits on a rate limiter, in tests, so that they can tell a stall from a
+// wait whatever the machine's load. While one is installed (SetStallClock),
+// a watchdog checks its request only when Tick says, and a read that must
+// wait on a limiter waits until the test releases it (see Waits), not for
+// the limiter's delay.
+type StallClock struct {
+	mu      sync.Mutex
+	watches map[*clockWatch]struct{}
+	waits   chan func()
+}
+
+type clockWatch struct {
+	ticks chan clockTick
+	done  chan struct{} // closed when the watchdog returns
+}
+
+type clockTick struct {
+	now time.Time
+	cut chan<- bool
+}
+
+// stallClock is the installed StallClock; nil in production.
+var stallClock atomic.Pointer[StallClock]
+
+// NewStallClock returns a StallClock; SetStallClock installs it.
+func NewStallClock() *StallClock {
+	return &StallClock{watches: map[*clockWatch]struct{}{}, waits: make(chan func())}
+}
+
+// SetStallClock installs c for the requests that start from now on, in
+// the whole process (nil uninstalls), and returns what undoes it. It is
+// for tests; t.Cleanup(api.SetStallClock(c)).
+func SetStallClock(c *StallClock) (restore func()) {
+	old := stallClock.Swap(c)
+	return func() { stallClock.Store(old) }
+}
+
+func (c *StallClock) add() *clockWatch {
+	w := &clockWatch{ticks: make(chan clockTick), done: make(chan struct{})}
+	c.mu.Lock()
+	c.watches[w] = struct{}{}
+	c.mu.Unlock()
+	return w
+}
+
+func (c *StallClock) remove(w *clockWatch) {
+	c.mu.Lock()
+	delete(c.watches, w)
+	c.mu.Unlock()
+	close(w.done)
+}
+
+// Tick has every running watchdog check its request once, as if it were
+// ahead from now, and returns, when they all have, how many checked and
+// how many of those cut their request.
+func (c *StallClock) Tick(ahead time.Duration) (checked, cut int) {
+	c.mu.Lock()
+	ws := make([]*clockWatch, 0, len(c.watches))
+	for w := range c.watches {
+		ws = append(ws, w)
+	}
+	c.mu.Unlock()
+	for _, w := range ws {
+		reply := make(chan bool, 1)
+		select {
+		case w.ticks <- clockTick{now: time.Now().Add(ahead), cut: reply}:
+			checked++
+			if <-reply {
+				cut++
+			}
+		case <-w.done:
+		}
+	}
+	return checked, cut
+}
+
+// Waits delivers each wait on a rate limiter as it begins: the read waits
+// until the function received is called (or its request ends).
+func (c *StallClock) Waits() <-chan func() { return c.waits }

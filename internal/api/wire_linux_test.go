@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -39,23 +41,9 @@ func readSockStat(c net.Conn) (sockStat, bool) {
 	}, true
 }
 
-// The default client's connections carry TCP_NOTSENT_LOWAT, and its
-// transport keeps enough idle connections for the parts in flight.
-func TestDefaultTransport(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	tr := defaultHTTPClient().Transport.(*http.Transport)
-	if tr.MaxIdleConnsPerHost != maxIdleConnsPerHost {
-		t.Errorf("MaxIdleConnsPerHost = %d, want %d", tr.MaxIdleConnsPerHost, maxIdleConnsPerHost)
-	}
-	c, err := tr.DialContext(context.Background(), "tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+// notSentLowatOf reads TCP_NOTSENT_LOWAT back from a connection's socket.
+func notSentLowatOf(t *testing.T, c net.Conn) int {
+	t.Helper()
 	rc, err := c.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +55,40 @@ func TestDefaultTransport(t *testing.T) {
 	}); err != nil || gerr != nil {
 		t.Fatal(err, gerr)
 	}
-	if got != notSentLowat {
-		t.Errorf("TCP_NOTSENT_LOWAT = %d, want %d", got, notSentLowat)
+	return got
+}
+
+// The connection a request of the default client goes on carries
+// TCP_NOTSENT_LOWAT, read back from its socket with getsockopt; a plain
+// connection to the same server has the kernel's default, which differs.
+func TestDefaultTransportSetsNotSentLowat(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer hs.Close()
+	var conn net.Conn
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { conn = info.Conn }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", hs.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := defaultHTTPClient()
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	defer client.CloseIdleConnections()
+	if conn == nil {
+		t.Fatal("no connection was reported for the request")
+	}
+	if got := notSentLowatOf(t, conn); got != notSentLowat {
+		t.Errorf("TCP_NOTSENT_LOWAT of the request's connection = %d, want %d", got, notSentLowat)
+	}
+	plain, err := net.Dial("tcp", hs.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if def := notSentLowatOf(t, plain); def == notSentLowat {
+		t.Fatalf("a plain connection has TCP_NOTSENT_LOWAT %d too: the check above proves nothing", def)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -40,24 +42,65 @@ func TestServeExitCodes(t *testing.T) {
 }
 
 // A server stopped by its context (SIGINT/SIGTERM in Main) shuts down
-// gracefully and exits 0, having printed its base URL on stdout.
+// gracefully and exits 0. It is stopped once it has printed its base URL on
+// stdout, and answered a request there.
 func TestServeStopsGracefully(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan struct{})
 	var code int
-	var stdout string
+	out := &lineWriter{line: make(chan string, 1)}
+	var errb bytes.Buffer
 	go func() {
 		defer close(done)
-		code, stdout, _ = run(t, ctx, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--quiet")
+		code = Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--quiet"},
+			IOStreams{In: strings.NewReader(""), Out: out, Err: &errb})
 	}()
-	time.Sleep(300 * time.Millisecond)
+	var base string
+	select {
+	case base = <-out.line:
+	case <-done:
+		t.Fatalf("serve exited %d before printing its URL; stderr %q", code, errb.String())
+	}
+	if !strings.HasPrefix(base, "http://127.0.0.1:") || !strings.HasSuffix(base, "/v1") {
+		t.Fatalf("stdout %q, want the base URL", base)
+	}
+	req, _ := http.NewRequest("GET", base+"/files", nil)
+	req.Header.Set("Authorization", "Bearer sk-test")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s/files: %v", base, err)
+	}
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s/files: %s", base, res.Status)
+	}
 	cancel()
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop within 10s of its context ending")
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not stop within a minute of its context ending")
 	}
-	if code != ExitOK || !strings.HasPrefix(stdout, "http://127.0.0.1:") || !strings.HasSuffix(strings.TrimSpace(stdout), "/v1") {
-		t.Fatalf("exit %d, stdout %q", code, stdout)
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
 	}
+}
+
+// lineWriter sends its first line, without the newline, on line.
+type lineWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	sent bool
+	line chan string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if s, _, ok := strings.Cut(w.buf.String(), "\n"); ok && !w.sent {
+		w.sent = true
+		w.line <- s
+	}
+	return len(p), nil
 }

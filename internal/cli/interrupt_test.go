@@ -5,9 +5,12 @@ package cli_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,10 +22,21 @@ import (
 )
 
 // TestInterruptExits130 interrupts `uploads parts add UPLOAD -` with SIGINT
-// while it streams stdin (a pipe that stays open) and expects exit 130 and
-// an error that says it was interrupted.
+// while it streams stdin (a pipe that stays open), once the server has
+// received the part's first bytes, and expects exit 130 and an error that
+// says it was interrupted.
 func TestInterruptExits130(t *testing.T) {
-	srv := servertest.Start(t, server.Config{})
+	underWay := make(chan struct{})
+	var once sync.Once
+	seen := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/parts") {
+				r.Body = &firstBytes{ReadCloser: r.Body, seen: func() { once.Do(func() { close(underWay) }) }}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	srv := servertest.Start(t, server.Config{}, seen)
 	c, err := api.New(api.Config{BaseURL: srv.BaseURL, APIKey: "sk-test"})
 	if err != nil {
 		t.Fatal(err)
@@ -52,18 +66,22 @@ func TestInterruptExits130(t *testing.T) {
 	if _, err := pw.Write([]byte("some bytes, and then nothing for a while")); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond) // the request is under way, waiting for stdin
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-underWay: // the request is under way, waiting for stdin
+	case err := <-exited:
+		t.Fatalf("uploads exited (%v) before its part reached the server; stderr:\n%s", err, stderr.String())
+	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	select {
-	case err = <-done:
-	case <-time.After(3 * time.Second):
+	case err = <-exited:
+	case <-time.After(time.Minute):
 		_ = cmd.Process.Signal(syscall.SIGQUIT)
-		<-done
-		t.Fatalf("uploads did not stop within 10s of SIGINT; stderr:\n%s", stderr.String())
+		<-exited
+		t.Fatalf("uploads did not stop within a minute of SIGINT; stderr:\n%s", stderr.String())
 	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != cli.ExitInterrupted {
@@ -72,4 +90,18 @@ func TestInterruptExits130(t *testing.T) {
 	if !strings.HasPrefix(stderr.String(), "uploads: error: interrupted: ") {
 		t.Errorf("stderr %q, want it to start with %q", stderr.String(), "uploads: error: interrupted: ")
 	}
+}
+
+// firstBytes calls seen once a read has returned bytes of the body.
+type firstBytes struct {
+	io.ReadCloser
+	seen func()
+}
+
+func (f *firstBytes) Read(p []byte) (int, error) {
+	n, err := f.ReadCloser.Read(p)
+	if n > 0 {
+		f.seen()
+	}
+	return n, err
 }

@@ -25,6 +25,7 @@ type liveView struct {
 	*textOut
 	width   func() int
 	retired map[string]bool // files whose last line went above the block
+	single  bool            // the run has one file
 	drawn   int             // lines of the block on the screen
 	over    bool            // the summary is out: nothing more is drawn
 }
@@ -33,7 +34,7 @@ type liveView struct {
 const redrawEvery = 100 * time.Millisecond
 
 func newLiveView(w io.Writer, width func() int, m *runModel) *liveView {
-	v := &liveView{textOut: newTextOut(w, m), width: width, retired: map[string]bool{}}
+	v := &liveView{textOut: newTextOut(w, m), width: width, retired: map[string]bool{}, single: len(m.order) <= 1}
 	v.textOut.render = v.draw
 	return v
 }
@@ -47,6 +48,11 @@ func (v *liveView) report(e upload.Event) {
 			return retryLine(e)
 		case upload.EventWaiting:
 			return waitingLine(e)
+		case upload.EventSkipped:
+			// Of several, the summary counts them and stdout has their ids.
+			if v.single {
+				return noteLine("%s: not sent: uploaded before as %s (--skip-existing)", e.File, e.FileID)
+			}
 		case upload.EventStart:
 			if e.Resumed {
 				return resumeLine(e)
@@ -245,11 +251,24 @@ func layoutBar(width int, name string, parts int) barLayout {
 	return l
 }
 
-// shorten cuts s to n runes, with an ellipsis in the middle.
+// shorten cuts s to n runes. A path loses its directories first, from
+// the left ("…/name/clip.mp4"), so that files in one deep directory stay
+// apart; what is left is cut in the middle, with an ellipsis.
 func shorten(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
 		return s
+	}
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		if len([]rune(s[i:]))+1 <= n {
+			dirs := []rune(s[:i])
+			keep := n - 1 - len([]rune(s[i:]))
+			return "…" + string(dirs[len(dirs)-keep:]) + s[i:]
+		}
+		s = s[i+1:]
+		if r = []rune(s); len(r) <= n {
+			return s
+		}
 	}
 	if n < 3 {
 		return string(r[:n])

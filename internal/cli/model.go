@@ -73,6 +73,10 @@ func (m *runModel) observe(e upload.Event) {
 	defer m.mu.Unlock()
 	now := m.now()
 	f := m.files[e.File]
+	if e.Type == upload.EventSkipped {
+		m.skipLocked(e.File, e.BytesTotal)
+		return
+	}
 	if e.Type == upload.EventStart {
 		if f == nil {
 			f = &fileModel{path: e.File, started: now, atStart: e.BytesDone}
@@ -132,6 +136,16 @@ func (m *runModel) fail(file string, err error, interrupted bool) {
 		}
 		f.partsDone, f.sent = f.keptParts, f.done
 	}
+}
+
+// skipLocked takes a file that is not sent after all out of the run's files and
+// total.
+func (m *runModel) skipLocked(file string, size int64) {
+	if _, started := m.files[file]; started {
+		return
+	}
+	m.nfiles--
+	m.total -= size
 }
 
 // sentLocked is the bytes this attempt has sent, all files.

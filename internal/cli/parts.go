@@ -371,7 +371,7 @@ type partBar struct {
 	prog printer
 	body api.PartBody
 	ev   upload.Event
-	sent atomic.Int64
+	wire atomic.Pointer[api.Wire] // the attempt's: what the server acknowledged
 	stop chan struct{}
 	done sync.WaitGroup
 }
@@ -383,7 +383,6 @@ func newPartBar(o *PartsAddOptions, body api.PartBody) *partBar {
 	}
 	b.prog = newPrinter(progressBar, o.IO, 0, []string{o.Path}, body.Size)
 	b.ev = upload.Event{File: o.Path, UploadID: o.UploadID, BytesTotal: body.Size, PartsTotal: 1}
-	b.body.OnRead = func(n int) { b.sent.Add(int64(n)) }
 	b.stop = make(chan struct{})
 	b.report(upload.EventStart)
 	b.done.Go(func() {
@@ -403,12 +402,21 @@ func newPartBar(o *PartsAddOptions, body api.PartBody) *partBar {
 
 func (b *partBar) report(t upload.EventType) {
 	e := b.ev
-	e.Type, e.BytesSent = t, min(b.sent.Load(), e.BytesTotal)
+	e.Type = t
+	if w := b.wire.Load(); w != nil {
+		e.BytesSent = min(w.Acked(), e.BytesTotal)
+	}
 	b.prog.report(e)
 }
 
 // attempt starts an attempt: its bytes count from 0.
-func (b *partBar) attempt() { b.sent.Store(0) }
+func (b *partBar) attempt() {
+	if b.stop != nil {
+		w := &api.Wire{}
+		b.body.Wire = w
+		b.wire.Store(w)
+	}
+}
 
 func (b *partBar) above(write func() error) error { return b.prog.above(write) }
 

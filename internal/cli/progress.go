@@ -208,6 +208,9 @@ func (p *jsonPrinter) write(e jsonEvent) {
 }
 
 func (p *jsonPrinter) report(e upload.Event) {
+	if e.Type == upload.EventSkipped {
+		e.Type = upload.EventWarning // as version 1 of the stream has it
+	}
 	p.write(jsonEvent{
 		Event: string(e.Type), File: e.File, UploadID: e.UploadID, FileID: e.FileID, Part: e.Part, Attempt: e.Attempt,
 		WaitMS: e.Wait.Milliseconds(), Error: e.Error, Reason: e.Reason, Message: e.Message, Resumed: e.Resumed,
@@ -260,6 +263,8 @@ func (p *plainPrinter) report(e upload.Event) {
 			return retryLine(e)
 		case upload.EventWaiting:
 			return waitingLine(e)
+		case upload.EventSkipped:
+			return noteLine("%s: not sent: uploaded before as %s (--skip-existing)", e.File, e.FileID)
 		case upload.EventStart:
 			if e.Resumed {
 				return resumeLine(e)

@@ -198,6 +198,10 @@ func TestShorten(t *testing.T) {
 		{"abcdefghij", 5, "ab…ij"},
 		{"abcdefghij", 8, "abc…ghij"},
 		{"abcdefghij", 2, "ab"},
+		{"data/deep/dir/clip-1.mp4", 18, "…ep/dir/clip-1.mp4"},
+		{"data/deep/dir/clip-1.mp4", 12, "…/clip-1.mp4"},
+		{"data/deep/dir/clip-1.mp4", 11, "clip-1.mp4"},
+		{"data/deep/dir/clip-1.mp4", 8, "cli….mp4"},
 	} {
 		if got := shorten(tc.in, tc.n); got != tc.want {
 			t.Errorf("shorten(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)

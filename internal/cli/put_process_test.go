@@ -372,4 +372,58 @@ func TestPutOfSeveralFilesInterrupted(t *testing.T) {
 	if summary == nil || summary.NotStarted == nil || *summary.NotStarted != 2 || *summary.Interrupted != 1 {
 		t.Fatalf("summary %+v; stderr:\n%s", summary, p.raw.String())
 	}
+
+	// The resume command it printed uploads them all: each file once, with
+	// its bytes, the interrupted one going on from its acknowledged parts.
+	resume := strings.Fields(interrupted.Resume)
+	if len(resume) < 4 || strings.Join(resume[:4], " ") != "uploads put --progress json" {
+		t.Fatalf("resume command %q", interrupted.Resume)
+	}
+	r := startPut(t, s, env, nil, resume[4:]...)
+	if code := r.wait(t); code != 0 {
+		t.Fatalf("resume: exit %d; stderr:\n%s", code, r.raw.String())
+	}
+	resumed := 0
+	for _, e := range r.events {
+		if e.Resumed {
+			resumed++
+		}
+		if e.Event == "failed" {
+			t.Fatalf("resume: a file failed: %+v", e)
+		}
+	}
+	if resumed == 0 {
+		t.Errorf("no event of the resume says it resumed the interrupted file; stderr:\n%s", r.raw.String())
+	}
+	list := s.Do(t, "GET", "/files?purpose=video", "sk-test", nil, "")
+	var onServer struct {
+		Data []struct {
+			ID       string `json:"id"`
+			Filename string `json:"filename"`
+			Bytes    int64  `json:"bytes"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(list.Body, &onServer); err != nil {
+		t.Fatalf("files list %d %s: %v", list.Status, list.Body, err)
+	}
+	byName := map[string]int{}
+	for _, f := range onServer.Data {
+		byName[f.Filename]++
+		var i int
+		if _, err := fmt.Sscanf(f.Filename, "clip%d.mp4", &i); err != nil || i < 0 || i > 2 {
+			t.Fatalf("unexpected file %+v on the server", f)
+		}
+		got := s.Do(t, "GET", "/files/"+f.ID+"/content", "sk-test", nil, "")
+		if !bytes.Equal(got.Body, bytes.Repeat([]byte{byte(i)}, 8<<20)) {
+			t.Errorf("%s (%s): the server's %d bytes differ from the source", f.Filename, f.ID, len(got.Body))
+		}
+	}
+	for i := range 3 {
+		if n := byName[fmt.Sprintf("clip%d.mp4", i)]; n != 1 {
+			t.Errorf("clip%d.mp4 is on the server %d times, want once (files %+v)", i, n, onServer.Data)
+		}
+	}
+	if ids := strings.Count(p.stdout.String()+r.stdout.String(), "file-"); ids != 3 {
+		t.Errorf("the two runs printed %d file ids, want 3: %q then %q", ids, p.stdout.String(), r.stdout.String())
+	}
 }

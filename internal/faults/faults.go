@@ -384,19 +384,24 @@ func (t *throttled) Accept() (net.Conn, error) {
 	if connRate <= 0 {
 		return c, nil
 	}
-	// A far link's receiver does not take megabytes ahead of the rate: keep
-	// the socket's receive buffer near a quarter second of it, so that the
-	// client sees the rate, not loopback's buffers.
+	// A far link's receiver does not acknowledge megabytes ahead of the
+	// rate: what a client sees acknowledged is what crossed the link. Keep
+	// the socket's receive buffer near 1/16 s of the rate, and read in
+	// small chunks, so that the bytes taken from the socket ahead of the
+	// rate stay near what a real path holds in flight.
 	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetReadBuffer(int(max(min(connRate/4, 4<<20), 16<<10)))
+		_ = tc.SetReadBuffer(int(max(min(connRate/16, 4<<20), 16<<10)))
 	}
 	tc := &throttledConn{Conn: c, link: t.link}
 	if t.t.PerConn > 0 {
 		tc.own = newLimiter(t.t.PerConn)
 	}
-	tc.chunk = limiterBurst(tc.own, limiterBurst(tc.link, 1<<20))
+	tc.chunk = limiterBurst(tc.own, limiterBurst(tc.link, throttleChunk))
 	return tc, nil
 }
+
+// throttleChunk is the most a throttled connection reads at once.
+const throttleChunk = 64 << 10
 
 // limiterBurst is the smaller of lim's burst (when lim is not nil) and n.
 func limiterBurst(lim *rate.Limiter, n int) int {

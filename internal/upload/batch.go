@@ -190,8 +190,8 @@ func (u *Uploader) one(ctx context.Context, pf *Planned, b Batch) (*Result, *Exi
 		ex, err := u.existing(ctx, b.Index, pf)
 		if err != nil || ex != nil {
 			if ex != nil {
-				u.report(Event{Type: EventWarning, File: pf.Path,
-					Message: fmt.Sprintf("skipped: the same content was uploaded before as %s (--skip-existing)", ex.FileID)})
+				u.report(Event{Type: EventSkipped, File: pf.Path, FileID: ex.FileID, BytesTotal: pf.Size,
+					Message: "skipped: uploaded before as " + ex.FileID})
 			}
 			return nil, ex, err
 		}

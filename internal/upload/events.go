@@ -14,6 +14,7 @@ const (
 	EventRetry       EventType = "retry"        // a part failed and will be tried again
 	EventWarning     EventType = "warning"      // something the user should know
 	EventWaiting     EventType = "waiting"      // complete, waiting for the file to be processed (put --wait; not emitted by the engine)
+	EventSkipped     EventType = "skipped"      // not sent: the same content is on the server (RunBatch with SkipExisting)
 	EventCompleted   EventType = "completed"    // the file exists
 )
 
@@ -35,9 +36,12 @@ type Event struct {
 	Message string
 	// Resumed is true on EventStart when a journal was used.
 	Resumed bool
-	// Progress at the time of the event: BytesDone are acknowledged by the
-	// server; BytesSent adds the bytes of the parts in flight handed to
-	// their connections so far.
+	// Progress at the time of the event: BytesDone are the parts the server
+	// acknowledged; BytesSent adds the bytes of the parts in flight that
+	// the server has received, as closely as the system tells: on Linux
+	// what its TCP stack acknowledged (TCP_INFO), elsewhere the bytes
+	// handed to the connection less what its socket can hold (api.Wire).
+	// Neither counts bytes still in the client's buffers.
 	BytesDone  int64
 	BytesSent  int64
 	BytesTotal int64

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/uploads-dev/uploads/internal/api"
 	"github.com/uploads-dev/uploads/internal/faults"
 	"github.com/uploads-dev/uploads/internal/server"
 	"github.com/uploads-dev/uploads/internal/servertest"
@@ -117,37 +119,78 @@ func TestPutThroughASmallBurst(t *testing.T) {
 	checkProgress(t, ev, 2<<20)
 }
 
-// At a low rate shared by four connections each waits half a second
-// between its 32 KiB chunks (256 KiB/s), five times the stall timeout: no
-// part is cut, none is retried.
+// installStallClock drives the stall watchdogs and the waits on limiters
+// with a StallClock for the rest of the test.
+func installStallClock(t *testing.T) *api.StallClock {
+	c := api.NewStallClock()
+	t.Cleanup(api.SetStallClock(c))
+	return c
+}
+
+// putResult is what Put returned.
+type putResult struct {
+	res *upload.Result
+	err error
+}
+
+// At a low rate, waits on the limiter are not stalls: at each wait the
+// watchdog of the part (one connection, so that its is the only one)
+// checks as if an hour had passed since its bytes last moved, 60 times
+// its stall timeout, and lets it be. No part is cut, none is retried.
 func TestPutAtALowRateIsNotAStall(t *testing.T) {
+	clock := installStallClock(t)
 	s := start(t, true)
 	dir := t.TempDir()
 	path, data := writeFile(t, dir, 512<<10, 43)
 	ev := &events{}
 	o := opts(t, ev, dir)
-	o.PartSize, o.Limiter = 128<<10, upload.NewLimiter(256<<10)
-	res, err := (&upload.Uploader{Client: stallClient(t, s, 100*time.Millisecond, 0), Opts: o}).Put(context.Background(), path)
-	if err != nil {
-		t.Fatalf("Put = %v; messages:\n%s", err, ev.messages())
+	o.PartSize, o.Limiter, o.Concurrency = 128<<10, upload.NewLimiter(256<<10), 1
+	done := make(chan putResult, 1)
+	go func() {
+		res, err := (&upload.Uploader{Client: stallClient(t, s, time.Minute, 0), Opts: o}).Put(context.Background(), path)
+		done <- putResult{res, err}
+	}()
+	waits, checks, cuts := 0, 0, 0
+	var r putResult
+	for r.res == nil && r.err == nil {
+		select {
+		case release := <-clock.Waits():
+			waits++
+			checked, cut := clock.Tick(time.Hour)
+			checks, cuts = checks+checked, cuts+cut
+			release()
+		case r = <-done:
+		}
 	}
-	if res.Stalls != 0 || res.Retries != 0 {
-		t.Fatalf("result %+v: waits on the limiter were taken for stalls", res)
+	if r.err != nil {
+		t.Fatalf("Put = %v; messages:\n%s", r.err, ev.messages())
 	}
-	if !bytes.Equal(content(t, s, res.FileID), data) {
+	if r.res.Stalls != 0 || r.res.Retries != 0 || cuts != 0 {
+		t.Fatalf("result %+v, %d cuts: waits on the limiter were taken for stalls", r.res, cuts)
+	}
+	if waits < 4 || checks < 4 {
+		t.Fatalf("%d waits on the limiter, %d checks by watchdogs during them; want at least 4 of each", waits, checks)
+	}
+	if !bytes.Equal(content(t, s, r.res.FileID), data) {
 		t.Fatal("content differs")
 	}
 	checkProgress(t, ev, 512<<10)
 }
 
 // Under a limiter, a part whose connection really stalls (the server stops
-// reading after its first 64 KiB) is still cut and sent again.
+// reading after its first 64 KiB) is still cut and sent again: once the
+// server has stopped, the watchdog is ticked an hour ahead (its timeout is
+// a minute) until it cuts, which it does unless the read waits on the
+// limiter (then the wait is let go and the watchdog ticked again).
 func TestPutCutsAStallUnderALimiter(t *testing.T) {
+	clock := installStallClock(t)
 	var parts atomic.Int64
+	stopped := make(chan struct{})
 	stall := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/parts") && parts.Add(1) == 1 {
 				faults.StallRequest(w, r, 64<<10, 30*time.Second)
+				close(stopped)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -158,15 +201,47 @@ func TestPutCutsAStallUnderALimiter(t *testing.T) {
 	path, data := writeFile(t, dir, 8<<20, 44)
 	ev := &events{}
 	o := opts(t, ev, dir)
-	o.PartSize, o.Limiter = 4<<20, upload.NewLimiter(64<<20)
-	res, err := (&upload.Uploader{Client: stallClient(t, s, 300*time.Millisecond, 0), Opts: o}).Put(context.Background(), path)
-	if err != nil {
-		t.Fatalf("Put = %v; messages:\n%s", err, ev.messages())
+	o.PartSize, o.Limiter, o.Concurrency = 4<<20, upload.NewLimiter(64<<20), 1
+	done := make(chan putResult, 1)
+	go func() {
+		res, err := (&upload.Uploader{Client: stallClient(t, s, time.Minute, 0), Opts: o}).Put(context.Background(), path)
+		done <- putResult{res, err}
+	}()
+	var r putResult
+	cuts := 0
+	for r.res == nil && r.err == nil {
+		select {
+		case release := <-clock.Waits():
+			release()
+		case <-stopped:
+			for ticks := 0; cuts == 0; {
+				// The read may be handing its wait to the clock: let it go.
+				select {
+				case release := <-clock.Waits():
+					release()
+				default:
+				}
+				checked, cut := clock.Tick(time.Hour)
+				if checked == 0 { // its watchdog is not running yet
+					runtime.Gosched()
+					continue
+				}
+				if ticks++; ticks > 1000 {
+					t.Fatalf("the stalled part was not cut after %d ticks of an hour", ticks)
+				}
+				cuts += cut
+			}
+			stopped = nil
+		case r = <-done:
+		}
 	}
-	if res.Stalls != 1 || res.Retries != 1 {
-		t.Fatalf("result %+v, want the stalled part cut once and sent again", res)
+	if r.err != nil {
+		t.Fatalf("Put = %v; messages:\n%s", r.err, ev.messages())
 	}
-	if !bytes.Equal(content(t, s, res.FileID), data) {
+	if r.res.Stalls != 1 || r.res.Retries != 1 || cuts != 1 {
+		t.Fatalf("result %+v, %d cuts; want the stalled part cut once and sent again", r.res, cuts)
+	}
+	if !bytes.Equal(content(t, s, r.res.FileID), data) {
 		t.Fatal("content differs")
 	}
 }

@@ -63,10 +63,6 @@ func (r *run) sendBody(ctx context.Context, i int, p journal.Part, src io.Reader
 	r.mu.Unlock()
 	body := api.Section(src, off, p.Length)
 	body.Limiter = r.opts.Limiter
-	body.OnRead = func(n int) {
-		r.sent.Add(int64(n))
-		r.inflight[i].Add(int64(n))
-	}
 	op := retry.Op{
 		Policy:   r.opts.Retry,
 		Classify: classify,
@@ -94,10 +90,20 @@ func (r *run) sendBody(ctx context.Context, i int, p journal.Part, src io.Reader
 			defer b.Release(1)
 		}
 		attempt++
-		r.inflight[i].Store(0)
+		// A Wire of its own for the attempt: what the server acknowledged
+		// of it, asked for when progress is reported.
+		w := new(api.Wire)
+		attemptBody := body
+		attemptBody.Wire = w
+		r.mu.Lock()
+		r.wires[i] = w
+		r.mu.Unlock()
 		r.emit(Event{Type: EventPartStarted, Part: i + 1, Attempt: attempt})
-		part, err := r.u.Client.AddPart(ctx, uploadID, body)
+		part, err := r.u.Client.AddPart(ctx, uploadID, attemptBody)
 		if err != nil {
+			r.mu.Lock()
+			r.endAttemptLocked(i)
+			r.mu.Unlock()
 			return err
 		}
 		return r.ack(i, part.ID)
@@ -139,7 +145,7 @@ func (r *run) verdict(ctx context.Context, err error) retry.Verdict {
 func (r *run) ack(i int, id string) error {
 	r.mu.Lock()
 	r.j.Parts[i].ID = id
-	r.inflight[i].Store(0)
+	r.endAttemptLocked(i)
 	var err error
 	if n, _ := r.j.Acked(); n < len(r.j.Parts) {
 		err = r.saveLocked()
@@ -153,11 +159,20 @@ func (r *run) ack(i int, id string) error {
 	return nil
 }
 
+// endAttemptLocked retires part i's attempt: its bytes the server
+// acknowledged (all of them, when it accepted the part) join moved.
+func (r *run) endAttemptLocked(i int) {
+	if w := r.wires[i]; w != nil {
+		r.moved += w.Acked()
+		r.wires[i] = nil
+	}
+}
+
 // tickEvery is how often, while parts are in flight, progress is reported
 // and the rate checked against the session's life; rateTicks is how many
-// ticks back the rate of the bytes going out is measured (a window, so that
-// what the socket buffers took at once in the first moments does not count
-// as the link's rate).
+// ticks back the rate of the bytes acknowledged is measured (a window, so
+// that what the server's receive buffers took at once in the first moments
+// does not count as the link's rate).
 const (
 	tickEvery = 500 * time.Millisecond
 	rateTicks = 10
@@ -166,10 +181,12 @@ const (
 // tick reports progress and checks the rate every tickEvery until done is
 // closed, so that the bytes on their way show, and a link too slow for the
 // session is found from them, long before the first part is acknowledged.
+// The rate is of the bytes the server acknowledged, the figure the
+// progress reports.
 func (r *run) tick(ctx context.Context, done <-chan struct{}) {
 	t := time.NewTicker(tickEvery)
 	defer t.Stop()
-	var samples []int64 // r.sent, one a tick
+	var samples []int64 // the bytes moved (see run.moved), one a tick
 	for {
 		select {
 		case <-ctx.Done():
@@ -177,8 +194,7 @@ func (r *run) tick(ctx context.Context, done <-chan struct{}) {
 		case <-done:
 			return
 		case <-t.C:
-			r.emit(Event{Type: EventProgress})
-			samples = append(samples, r.sent.Load())
+			samples = append(samples, r.report(Event{Type: EventProgress}))
 			if n := len(samples); n > rateTicks {
 				samples = samples[n-rateTicks-1:]
 				r.warnIfTooSlow(float64(samples[rateTicks]-samples[0]) / (rateTicks * tickEvery.Seconds()))
@@ -189,8 +205,9 @@ func (r *run) tick(ctx context.Context, done <-chan struct{}) {
 
 // warnIfTooSlow warns once when, at the rate seen so far, the rest will not
 // arrive before the session expires. The rate is the larger of linkRate (the
-// bytes going out per second lately, 0 if not known yet) and the bytes
-// acknowledged per second since the start.
+// bytes the server acknowledged per second lately, in flight or not, 0 if
+// not known yet) and the bytes of parts acknowledged per second since the
+// start.
 func (r *run) warnIfTooSlow(linkRate float64) {
 	now := r.opts.now()
 	elapsed := now.Sub(r.started)

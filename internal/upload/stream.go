@@ -211,7 +211,7 @@ func (s *stream) create(ctx context.Context, mt string) error {
 	}
 	r.mu.Lock()
 	r.j = j
-	r.inflight = make([]atomic.Int64, len(j.Parts))
+	r.wires = make([]*api.Wire, len(j.Parts))
 	r.mu.Unlock()
 	return nil
 }

@@ -93,7 +93,7 @@ func checkNoSpool(t *testing.T, dir string) {
 	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
 		t.Fatalf("temporary directory after the upload: %v %v", entries, err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for spoolFiles(dir) > 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d spool files still open", spoolFiles(dir))
@@ -279,11 +279,21 @@ func TestPutStreamRetriesPartsFromTheSpool(t *testing.T) {
 type countingReader struct {
 	r io.Reader
 	n atomic.Int64
+	// reached, when set, is closed once at least at bytes have been read,
+	// over once more than that have.
+	at            int64
+	reached, over chan struct{}
+	once, once2   sync.Once
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
+	if total := c.n.Add(int64(n)); c.reached != nil && total >= c.at {
+		c.once.Do(func() { close(c.reached) })
+		if total > c.at {
+			c.once2.Do(func() { close(c.over) })
+		}
+	}
 	return n, err
 }
 
@@ -309,12 +319,14 @@ func TestPutStreamStopsReadingWhenTheSpoolIsFull(t *testing.T) {
 	t.Cleanup(free) // before the server stops: it waits for its handlers
 	tmp := t.TempDir()
 	data := randomBytes(1<<20, 8)
-	src := &countingReader{r: pipeOf(t, data, 0)}
+	const full = 3 * 64 << 10
+	src := &countingReader{r: pipeOf(t, data, 0), at: full, reached: make(chan struct{}), over: make(chan struct{})}
 	ev := &events{}
-	var onTheirWay atomic.Bool // a progress event counted the held parts' bytes as sent
+	onTheirWay := make(chan struct{}) // a progress event counted the held parts' bytes as sent
+	var seen sync.Once
 	ev.on = func(e upload.Event) {
-		if e.Type == upload.EventProgress && e.BytesDone == 0 && e.BytesSent == 3*64<<10 {
-			onTheirWay.Store(true)
+		if e.Type == upload.EventProgress && e.BytesDone == 0 && e.BytesSent == full {
+			seen.Do(func() { close(onTheirWay) })
 		}
 	}
 	o := streamOpts(ev, tmp)
@@ -330,23 +342,25 @@ func TestPutStreamStopsReadingWhenTheSpoolIsFull(t *testing.T) {
 		res, err := u.PutStream(context.Background(), src, int64(len(data)), "clip.mp4")
 		done <- result{res, err}
 	}()
-	const full = 3 * 64 << 10
-	for deadline := time.Now().Add(10 * time.Second); src.n.Load() < full; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("read %d bytes, want %d", src.n.Load(), full)
+	// The 3 parts are read, then sent: the engine has had all that time,
+	// and a progress tick, to read more if it would.
+	for _, c := range []struct {
+		ch   <-chan struct{}
+		what string
+	}{{src.reached, "the 3 parts read"}, {onTheirWay, "a progress event counting the 3 parts' bytes as sent"}} {
+		select {
+		case <-c.ch:
+		case <-src.over:
+			t.Fatalf("read %d bytes while 3 parts were unacknowledged, want %d", src.n.Load(), full)
+		case r := <-done:
+			t.Fatalf("PutStream returned (%+v, %v) before %s", r.res, r.err, c.what)
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
 	if got := src.n.Load(); got != full {
 		t.Fatalf("read %d bytes while 3 parts were unacknowledged, want %d", got, full)
 	}
 	if n := spoolFiles(tmp); n != 3 && n != -1 {
 		t.Fatalf("%d spool files open, want 3", n)
-	}
-	for deadline := time.Now().Add(5 * time.Second); !onTheirWay.Load(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no progress event counted the bytes of the parts in flight")
-		}
 	}
 	free()
 	r := <-done

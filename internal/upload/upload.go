@@ -215,23 +215,24 @@ type run struct {
 	hasher  *fileHasher
 	retries atomic.Int64
 	stalls  atomic.Int64
-	// sent counts the part bytes this run handed to connections, retries
-	// included: the link's rate, before any part is acknowledged.
-	sent atomic.Int64
-	// inflight[i] counts the bytes of part i's current attempt handed to
-	// its connection (reset at each attempt and at the acknowledgement).
-	// Set in send before any worker starts.
-	inflight []atomic.Int64
 
 	// ackedAtStart is what the journal had acknowledged when this run
 	// started sending: what it sent since derives from the journal.
 	ackedAtStart      int
 	ackedBytesAtStart int64
 
-	mu       sync.Mutex // guards j, warned, repaired and journal writes
+	mu       sync.Mutex // guards j, wires, moved, warned, repaired and journal writes
 	j        *journal.Journal
 	warned   bool
 	repaired bool
+	// wires[i] follows the attempt at part i in flight (nil when none): the
+	// bytes of it the server has acknowledged. Set in send before any
+	// worker starts.
+	wires []*api.Wire
+	// moved counts the bytes of this run's attempts that ended which the
+	// server acknowledged, retries included; with the attempts in flight,
+	// the link's rate, before any part is acknowledged.
+	moved int64
 
 	emitMu sync.Mutex // reports go out one at a time, in order, outside mu
 }
@@ -303,33 +304,48 @@ func describeMode(m os.FileMode) string {
 	return "mode " + m.String()
 }
 
-// emit reports e with the progress as the journal has it. It must not be
-// called with mu held.
+// emit reports e with the progress as the journal and the parts in flight
+// have it. It must not be called with mu held.
 func (r *run) emit(e Event) {
-	if r.opts.Report == nil {
-		return
+	if r.opts.Report != nil {
+		r.report(e)
 	}
+}
+
+// report is emit (when there is a Reporter), and returns the bytes moved
+// so far (moved and the attempts in flight) read for it: one read of the
+// parts' connections serves both. The bytes sent are the parts the server
+// acknowledged plus, of the parts in flight, the bytes the server has
+// acknowledged (api.Wire: read from the connection when the event is
+// made, not per write).
+func (r *run) report(e Event) (moved int64) {
 	r.emitMu.Lock()
 	defer r.emitMu.Unlock()
 	e.File = r.path
 	e.BytesTotal = r.fp.Size
 	e.Retries, e.Stalls = int(r.retries.Load()), int(r.stalls.Load())
 	r.mu.Lock()
+	moved = r.moved
 	if r.j != nil {
 		e.UploadID = r.j.UploadID
 		e.PartsTotal = len(r.j.Parts)
 		e.PartsDone, e.BytesDone = r.j.Acked()
 		e.BytesSent = e.BytesDone
-		if len(r.inflight) == len(r.j.Parts) {
+		if len(r.wires) == len(r.j.Parts) {
 			for i, p := range r.j.Parts {
-				if p.ID == "" {
-					e.BytesSent += min(r.inflight[i].Load(), p.Length)
+				if w := r.wires[i]; w != nil && p.ID == "" {
+					n := w.Acked()
+					moved += n
+					e.BytesSent += min(n, p.Length)
 				}
 			}
 		}
 	}
 	r.mu.Unlock()
-	r.opts.Report(e)
+	if r.opts.Report != nil {
+		r.opts.Report(e)
+	}
+	return moved
 }
 
 func (r *run) warn(part int, format string, args ...any) {
@@ -449,7 +465,7 @@ func (r *run) send(ctx context.Context) (*Result, error) {
 		ends[i], chain[i] = p.Offset+p.Length, p.MD5State
 	}
 	r.hasher = newFileHasher(r.fp.Size, r.j.MD5State, r.j.MD5Offset, ends, chain)
-	r.inflight = make([]atomic.Int64, len(r.j.Parts))
+	r.wires = make([]*api.Wire, len(r.j.Parts))
 	r.mu.Unlock()
 
 	// A failure of the hasher (the file got shorter) stops the parts too.

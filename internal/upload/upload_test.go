@@ -845,16 +845,50 @@ func TestPutRepairsAPartDamagedInTransit(t *testing.T) {
 }
 
 // The journal's per-part MD5 states come from the one whole-file pass: each
-// is the MD5 state of the file's bytes up to the part's end.
+// is the MD5 state of the file's bytes up to the part's end. The upload is
+// interrupted once the journal on disk holds such states (the pass reads
+// the 1 MiB file in one chunk; parts go one at a time, each journaled with
+// an fsync, so it gets there long before the 16th); an upload that ends
+// without the pass having got there fails the test.
 func TestPutJournalsTheMD5StateAtEachPartEnd(t *testing.T) {
 	s := start(t, true)
 	dir := t.TempDir()
+	jdir := filepath.Join(dir, "j")
 	path, data := writeFile(t, dir, 1<<20, 6) // 16 parts
 	ev := &events{}
-	u := &upload.Uploader{Client: client(t, s), Opts: opts(t, ev, filepath.Join(dir, "j"))}
+	u := &upload.Uploader{Client: client(t, s), Opts: opts(t, ev, jdir)}
 	u.Opts.Concurrency = 1
-	fe := interruptAfter(t, u, ev, path, 8)
-	j := journalOf(t, filepath.Join(dir, "j"), fe)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hashedOnDisk := func() bool {
+		names, _ := filepath.Glob(filepath.Join(jdir, "*.json"))
+		for _, name := range names {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				continue
+			}
+			if j, err := journal.Decode(b); err == nil {
+				for _, p := range j.Parts {
+					if p.MD5State != nil {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	ev.on = func(e upload.Event) {
+		if e.Type == upload.EventPartDone && hashedOnDisk() {
+			cancel()
+		}
+	}
+	_, err := u.Put(ctx, path)
+	ev.on = nil
+	var fe *upload.FailedError
+	if !errors.As(err, &fe) || !errors.Is(err, context.Canceled) || !fe.Kept {
+		t.Fatalf("Put = %v, want it interrupted once the journal held the whole-file pass's states", err)
+	}
+	j := journalOf(t, jdir, fe)
 	states := 0
 	for i, p := range j.Parts {
 		if p.MD5State == nil {
@@ -869,10 +903,14 @@ func TestPutJournalsTheMD5StateAtEachPartEnd(t *testing.T) {
 		}
 	}
 	if states == 0 {
-		t.Log("the whole-file pass had not reached a part's end when interrupted")
+		t.Fatal("the journal kept after the interruption has no part's MD5 state")
 	}
-	if _, err := u.Put(context.Background(), path); err != nil {
+	res, err := u.Put(context.Background(), path)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !bytes.Equal(content(t, s, res.FileID), data) {
+		t.Fatal("content differs")
 	}
 }
 
