@@ -117,7 +117,7 @@ type Server struct {
 // Cancelling ctx stops the server (SIGTERM, then SIGKILL after 10s); so does
 // Stop, which the caller must call once it is done with the server.
 //
-// The Server's own requests (CheckContent, Delete, ...) use a client that
+// The Server's own requests (CheckContentFile, Delete, ...) use a client that
 // keeps no idle connection, so that between them the server holds only the
 // connections of the programs being measured (see SampleConns).
 func StartServer(ctx context.Context, bin, dataDir string, env []string, flags ...string) (*Server, error) {
@@ -247,25 +247,10 @@ func (s *Server) CPU() time.Duration {
 	return time.Duration(ut+st) * time.Second / 100
 }
 
-// CheckContent streams the content of the file fileID from the server (GET
-// /v1/files/{id}/content with apiKey) into MD5 and fails unless it is size
-// bytes with the MD5 wantMD5 (hex).
-func (s *Server) CheckContent(ctx context.Context, apiKey, fileID, wantMD5 string, size int64) error {
-	got, n, err := s.ContentMD5(ctx, apiKey, fileID)
-	if err != nil {
-		return err
-	}
-	if got != wantMD5 || n != size {
-		return fmt.Errorf("the server's content of %s (%d bytes, MD5 %s) differs from the source (%d bytes, MD5 %s)",
-			fileID, n, got, size, wantMD5)
-	}
-	return nil
-}
-
 // CheckContentFile streams the content of the file fileID from the server
 // (GET /v1/files/{id}/content with apiKey) and fails unless it is, byte for
-// byte, the file at path. It checks the same as CheckContent, without
-// hashing, so it costs a fraction of the time.
+// byte, the file at path. It needs no hashing, so it costs a fraction
+// of the time of ContentMD5.
 func (s *Server) CheckContentFile(ctx context.Context, apiKey, fileID, path string) error {
 	src, err := os.Open(path)
 	if err != nil {

@@ -86,8 +86,8 @@ func TestStartServer(t *testing.T) {
 		if s.CACert != wantCA || !strings.HasPrefix(s.BaseURL, scheme) || s.Port == 0 {
 			t.Errorf("tls %v: BaseURL %q, Port %d, CACert %q; want %s…, a port, %q", useTLS, s.BaseURL, s.Port, s.CACert, scheme, wantCA)
 		}
-		if err := s.CheckContent(t.Context(), "sk-x", "file-1", "5d41402abc4b2a76b9719d911017c592", 5); err != nil {
-			t.Errorf("tls %v: %v", useTLS, err)
+		if sum, n, err := s.ContentMD5(t.Context(), "sk-x", "file-1"); err != nil || sum != "5d41402abc4b2a76b9719d911017c592" || n != 5 {
+			t.Errorf("tls %v: content %d bytes, MD5 %s, %v; want hello", useTLS, n, sum, err)
 		}
 		s.Stop()
 	}

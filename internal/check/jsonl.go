@@ -10,9 +10,9 @@ import (
 
 // MaxLine is the longest line, in bytes, that a Checker parses; it bounds
 // the memory one Checker holds. A longer line is not held in memory: the
-// Checker checks only that it starts as a JSON object does, counts it in
-// Unchecked, and skips to its end, so a long line is never refused for its
-// length alone. OpenAI documents no line limit (see docs/checks.md).
+// Checker checks only that it starts as a JSON object does, counts it
+// among its unchecked lines, and skips to its end, so a long line is never
+// refused for its length alone. OpenAI documents no line limit (see docs/checks.md).
 const MaxLine = 64 << 20
 
 // bom is the UTF-8 byte order mark.
@@ -98,15 +98,6 @@ func (c *Checker) Lines() int {
 		return 0
 	}
 	return c.line
-}
-
-// Unchecked returns the number of lines longer than MaxLine, of which only
-// the start was checked. Call it after Close.
-func (c *Checker) Unchecked() int {
-	if c == nil {
-		return 0
-	}
-	return c.unchecked
 }
 
 // feed splits p into lines, joining a line's pieces across calls in buf.

@@ -9,8 +9,8 @@ import (
 	"github.com/uploads-dev/uploads/internal/api"
 )
 
-// CancelOptions are the argument of `uploads cancel`.
-type CancelOptions struct {
+// cancelOptions are the argument of `uploads cancel`.
+type cancelOptions struct {
 	IO     IOStreams
 	Ctx    context.Context
 	Client clientFunc
@@ -18,9 +18,9 @@ type CancelOptions struct {
 	UploadID string
 }
 
-// NewCmdCancel builds `uploads cancel`.
-func NewCmdCancel(f *Factory) *cobra.Command {
-	o := &CancelOptions{IO: f.IO}
+// newCmdCancel builds `uploads cancel`.
+func newCmdCancel(f *factory) *cobra.Command {
+	o := &cancelOptions{IO: f.IO}
 	var flagID string
 	cmd := &cobra.Command{
 		Use:   "cancel UPLOAD_ID",
@@ -57,7 +57,7 @@ Text output (--format text) is the upload id and its status.`,
 	return cmd
 }
 
-func cancelRun(o *CancelOptions) error {
+func cancelRun(o *cancelOptions) error {
 	c, cfg, err := o.Client()
 	if err != nil {
 		return err

@@ -48,7 +48,7 @@ func TestFilesContentTerminal(t *testing.T) {
 	text := uploadFile(t, c, "plain text, naïve UTF-8\n")
 	run := func(id string, force bool) (string, error) {
 		var out bytes.Buffer
-		err := filesContentRun(&FilesContentOptions{
+		err := filesContentRun(&filesContentOptions{
 			IO: IOStreams{Out: &out, Err: new(bytes.Buffer), OutTTY: true}, Ctx: context.Background(), FileID: id, Force: force,
 			Client: func() (*api.Client, config.Config, error) { return c, config.Config{Format: "json"}, nil },
 		})

@@ -19,8 +19,8 @@ import (
 	"github.com/uploads-dev/uploads/internal/api"
 )
 
-// CompleteOptions are the flags and argument of `uploads complete`.
-type CompleteOptions struct {
+// completeOptions are the flags and argument of `uploads complete`.
+type completeOptions struct {
 	IO     IOStreams
 	Ctx    context.Context
 	Client clientFunc
@@ -34,9 +34,9 @@ type CompleteOptions struct {
 	MD5Of string
 }
 
-// NewCmdComplete builds `uploads complete`.
-func NewCmdComplete(f *Factory) *cobra.Command {
-	o := &CompleteOptions{IO: f.IO}
+// newCmdComplete builds `uploads complete`.
+func newCmdComplete(f *factory) *cobra.Command {
+	o := &completeOptions{IO: f.IO}
 	var flagID string
 	cmd := &cobra.Command{
 		Use:   "complete UPLOAD_ID --part-id ID... | --part-ids-file FILE",
@@ -94,7 +94,7 @@ func uploadIDArg(cmd *cobra.Command, flagID string, args []string) (string, erro
 	return args[0], nil
 }
 
-func (o *CompleteOptions) check() error {
+func (o *completeOptions) check() error {
 	switch {
 	case len(o.PartIDs) > 0 && o.PartIDsFile != "":
 		return usagef(errors.New("give the part ids with --part-id or with --part-ids-file, not both"))
@@ -120,7 +120,7 @@ func isMD5Hex(s string) bool {
 	return err == nil && len(b) == md5.Size
 }
 
-func completeRun(o *CompleteOptions) error {
+func completeRun(o *completeOptions) error {
 	ids := o.PartIDs
 	if o.PartIDsFile != "" {
 		var err error
@@ -161,7 +161,7 @@ const lostAnswerWindow = 5 * time.Minute
 // cannot read an upload, so the file is found in the files list by the
 // name and size of --md5-of's file, created since this command started.
 // It prints a warning and reports the file when there is one.
-func (o *CompleteOptions) findCompleted(c *api.Client, err error, started time.Time) (json.RawMessage, string, bool) {
+func (o *completeOptions) findCompleted(c *api.Client, err error, started time.Time) (json.RawMessage, string, bool) {
 	code := apiCode(err)
 	if o.MD5Of == "" || o.MD5Of == "-" || o.Ctx.Err() != nil ||
 		(code != "upload_not_pending" && api.Classify(o.Ctx, err) != api.Transient) {
@@ -193,7 +193,7 @@ func shortError(err error) string {
 }
 
 // completeHint adds a next step to the refusals that have one.
-func completeHint(err error, o *CompleteOptions, n int) error {
+func completeHint(err error, o *completeOptions, n int) error {
 	if api.Classify(o.Ctx, err) == api.Transient {
 		return withHint(err, "the server may have completed the upload and its answer been lost: run the command again with --md5-of FILE to find the file it made (or look in 'uploads files list', newest first)")
 	}
@@ -212,7 +212,7 @@ func completeHint(err error, o *CompleteOptions, n int) error {
 
 // readPartIDs reads --part-ids-file: one id a line; empty lines and # comments
 // ignored; a JSON object line gives its "id".
-func (o *CompleteOptions) readPartIDs() ([]string, error) {
+func (o *completeOptions) readPartIDs() ([]string, error) {
 	name, r := o.PartIDsFile, io.Reader(&ctxReader{ctx: o.Ctx, r: o.IO.In})
 	if name == "-" {
 		name = "stdin"
@@ -255,7 +255,7 @@ func (o *CompleteOptions) readPartIDs() ([]string, error) {
 }
 
 // md5Of computes the MD5 of --md5-of, streaming.
-func (o *CompleteOptions) md5Of() (string, error) {
+func (o *completeOptions) md5Of() (string, error) {
 	r, name := io.Reader(&ctxReader{ctx: o.Ctx, r: o.IO.In}), "stdin"
 	if o.MD5Of != "-" {
 		f, err := os.Open(o.MD5Of)

@@ -11,11 +11,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/uploads-dev/uploads/internal/api"
+	"github.com/uploads-dev/uploads/internal/fileset"
 	"github.com/uploads-dev/uploads/internal/mimetype"
 )
 
-// CreateOptions are the flags and argument of `uploads create`.
-type CreateOptions struct {
+// createOptions are the flags and argument of `uploads create`.
+type createOptions struct {
 	IO     IOStreams
 	Ctx    context.Context
 	Client clientFunc
@@ -30,9 +31,9 @@ type CreateOptions struct {
 	ExpiresAfter int64 // seconds; 0: not sent
 }
 
-// NewCmdCreate builds `uploads create`.
-func NewCmdCreate(f *Factory) *cobra.Command {
-	o := &CreateOptions{IO: f.IO}
+// newCmdCreate builds `uploads create`.
+func newCmdCreate(f *factory) *cobra.Command {
+	o := &createOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "create [FILE] --purpose PURPOSE",
 		Short: "Create an upload: a session that accepts parts for one file",
@@ -74,7 +75,7 @@ Text output (--format text) is the upload id.`,
 }
 
 // check refuses missing or conflicting flags as usage errors.
-func (o *CreateOptions) check(cmd *cobra.Command) error {
+func (o *createOptions) check(cmd *cobra.Command) error {
 	fl := cmd.Flags()
 	var missing []string
 	if o.Purpose == "" {
@@ -110,7 +111,7 @@ func (o *CreateOptions) check(cmd *cobra.Command) error {
 	return nil
 }
 
-func createRun(o *CreateOptions) error {
+func createRun(o *createOptions) error {
 	n := api.NewUpload{Filename: o.Filename, Purpose: o.Purpose, Bytes: o.Bytes, MimeType: o.MimeType, ExpiresAfter: o.ExpiresAfter}
 	detected := false
 	if o.File != "" {
@@ -152,10 +153,8 @@ func regularFile(path string) (int64, error) {
 		return 0, err
 	case st.IsDir():
 		return 0, fmt.Errorf("%s is a directory: give a file", path)
-	case !st.Mode().IsRegular():
-		return 0, fmt.Errorf("%s is not a regular file (%v): its size cannot be known in advance", path, st.Mode().Type())
-	case st.Size() == 0:
-		return 0, fmt.Errorf("%s is empty: an upload needs at least 1 byte", path)
+	case fileset.Unfit(st) != "":
+		return 0, fmt.Errorf("%s: cannot be uploaded: %s", path, fileset.Unfit(st))
 	}
 	return st.Size(), nil
 }

@@ -12,9 +12,9 @@ import (
 	"github.com/uploads-dev/uploads/internal/config"
 )
 
-// Factory gives commands what they share: the streams, the resolved
+// factory gives commands what they share: the streams, the resolved
 // configuration and an API client. Tests replace HTTPClient.
-type Factory struct {
+type factory struct {
 	IO         IOStreams
 	ConfigFile string // --config
 	JSON       bool   // --json
@@ -32,7 +32,7 @@ type Factory struct {
 
 // explainTimeout says what a request that ran out of time was waiting
 // for, and what to do.
-func (f *Factory) explainTimeout(err error) error {
+func (f *factory) explainTimeout(err error) error {
 	if f.client == nil {
 		return withHint(fmt.Errorf("request timed out: %w", err),
 			"a request took longer than --timeout (UPLOADS_TIMEOUT, default 10m); raise it, or check the server")
@@ -49,7 +49,7 @@ func (f *Factory) explainTimeout(err error) error {
 
 // explainRefused says that nothing listens at the base URL, and where that
 // URL came from.
-func (f *Factory) explainRefused(err error) error {
+func (f *factory) explainRefused(err error) error {
 	if f.client == nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (f *Factory) explainRefused(err error) error {
 // Config resolves the settings for cmd: flags, environment, file, defaults.
 // It is resolved once (a process runs one command); later calls return
 // the same result.
-func (f *Factory) Config(cmd *cobra.Command) (config.Config, error) {
+func (f *factory) Config(cmd *cobra.Command) (config.Config, error) {
 	if f.loaded {
 		return f.cfg, f.cfgErr
 	}
@@ -75,7 +75,7 @@ func (f *Factory) Config(cmd *cobra.Command) (config.Config, error) {
 }
 
 // Client returns the API client for cmd's configuration, made once.
-func (f *Factory) Client(cmd *cobra.Command) (*api.Client, config.Config, error) {
+func (f *factory) Client(cmd *cobra.Command) (*api.Client, config.Config, error) {
 	cfg, err := f.Config(cmd)
 	if err != nil || f.client != nil {
 		return f.client, cfg, err

@@ -18,20 +18,20 @@ import (
 	"github.com/uploads-dev/uploads/internal/api"
 )
 
-// NewCmdFiles builds `uploads files` and its commands.
-func NewCmdFiles(f *Factory) *cobra.Command {
+// newCmdFiles builds `uploads files` and its commands.
+func newCmdFiles(f *factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "files",
 		Short: "List, show, download and delete files",
 		Args:  cobra.ArbitraryArgs,
 		RunE:  runGroup,
 	}
-	cmd.AddCommand(NewCmdFilesList(f), NewCmdFilesGet(f), NewCmdFilesContent(f), NewCmdFilesDelete(f))
+	cmd.AddCommand(newCmdFilesList(f), newCmdFilesGet(f), newCmdFilesContent(f), newCmdFilesDelete(f))
 	return cmd
 }
 
-// FilesListOptions are the flags of `uploads files list`.
-type FilesListOptions struct {
+// filesListOptions are the flags of `uploads files list`.
+type filesListOptions struct {
 	IO      IOStreams
 	Ctx     context.Context
 	Client  clientFunc
@@ -39,9 +39,9 @@ type FilesListOptions struct {
 	Limit   int // 0: all
 }
 
-// NewCmdFilesList builds `uploads files list`.
-func NewCmdFilesList(f *Factory) *cobra.Command {
-	o := &FilesListOptions{IO: f.IO}
+// newCmdFilesList builds `uploads files list`.
+func newCmdFilesList(f *factory) *cobra.Command {
+	o := &filesListOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List files, newest first",
@@ -67,7 +67,7 @@ Text output (--format text) is a table: id, bytes, created, filename, purpose.`,
 	return cmd
 }
 
-func filesListRun(o *FilesListOptions) error {
+func filesListRun(o *filesListOptions) error {
 	c, cfg, err := o.Client()
 	if err != nil {
 		return err
@@ -97,17 +97,17 @@ func fileTable(files []openai.FileObject) string {
 	})
 }
 
-// FileOptions are the argument of `uploads files get` and `files delete`.
-type FileOptions struct {
+// fileOptions are the argument of `uploads files get` and `files delete`.
+type fileOptions struct {
 	IO     IOStreams
 	Ctx    context.Context
 	Client clientFunc
 	FileID string
 }
 
-// NewCmdFilesGet builds `uploads files get`.
-func NewCmdFilesGet(f *Factory) *cobra.Command {
-	o := &FileOptions{IO: f.IO}
+// newCmdFilesGet builds `uploads files get`.
+func newCmdFilesGet(f *factory) *cobra.Command {
+	o := &fileOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "get FILE_ID",
 		Short: "Show a file object",
@@ -125,7 +125,7 @@ Text output (--format text) is a one-row table: id, bytes, created, filename, pu
 	return cmd
 }
 
-func filesGetRun(o *FileOptions) error {
+func filesGetRun(o *fileOptions) error {
 	c, cfg, err := o.Client()
 	if err != nil {
 		return err
@@ -137,9 +137,9 @@ func filesGetRun(o *FileOptions) error {
 	return o.IO.export(cfg).object(api.RawJSON(file), func() string { return fileTable([]openai.FileObject{*file}) })
 }
 
-// NewCmdFilesDelete builds `uploads files delete`.
-func NewCmdFilesDelete(f *Factory) *cobra.Command {
-	o := &FileOptions{IO: f.IO}
+// newCmdFilesDelete builds `uploads files delete`.
+func newCmdFilesDelete(f *factory) *cobra.Command {
+	o := &fileOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "delete FILE_ID",
 		Short: "Delete a file",
@@ -157,7 +157,7 @@ Text output (--format text) is the file id and "deleted".`,
 	return cmd
 }
 
-func filesDeleteRun(o *FileOptions) error {
+func filesDeleteRun(o *fileOptions) error {
 	c, cfg, err := o.Client()
 	if err != nil {
 		return err
@@ -169,8 +169,8 @@ func filesDeleteRun(o *FileOptions) error {
 	return o.IO.export(cfg).object(api.RawJSON(d), func() string { return d.ID + " deleted" })
 }
 
-// FilesContentOptions are the argument and flags of `uploads files content`.
-type FilesContentOptions struct {
+// filesContentOptions are the argument and flags of `uploads files content`.
+type filesContentOptions struct {
 	IO     IOStreams
 	Ctx    context.Context
 	Client clientFunc
@@ -181,9 +181,9 @@ type FilesContentOptions struct {
 	Force bool
 }
 
-// NewCmdFilesContent builds `uploads files content`.
-func NewCmdFilesContent(f *Factory) *cobra.Command {
-	o := &FilesContentOptions{IO: f.IO}
+// newCmdFilesContent builds `uploads files content`.
+func newCmdFilesContent(f *factory) *cobra.Command {
+	o := &filesContentOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "content FILE_ID [-o PATH]",
 		Short: "Download a file's bytes to PATH or stdout",
@@ -210,7 +210,7 @@ or pass --force); text is written as is.`,
 // errBinaryToTerminal refuses to garble a terminal.
 var errBinaryToTerminal = errors.New("refusing to write binary content to a terminal")
 
-func filesContentRun(o *FilesContentOptions) error {
+func filesContentRun(o *filesContentOptions) error {
 	toFile := o.Output != "" && o.Output != "-"
 	if st, err := os.Stat(o.Output); toFile && err == nil && st.IsDir() {
 		return fmt.Errorf("%s is a directory: give -o the path of a file", o.Output)

@@ -45,7 +45,7 @@ func inGroup(fs *pflag.FlagSet, group string, names ...string) {
 
 // addCommonFlags adds the flags every command that reads the configuration
 // takes: --config, --format, --json.
-func (f *Factory) addCommonFlags(cmd *cobra.Command) {
+func (f *factory) addCommonFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.ConfigFile, "config", "", "config file (default: see FILES below)")
 	fl.String("format", defaultOf[string]("format"), "output format: json or text")
@@ -55,7 +55,7 @@ func (f *Factory) addCommonFlags(cmd *cobra.Command) {
 
 // addAPIFlags adds the flags of every command that calls the API: where it
 // is and who calls it.
-func (f *Factory) addAPIFlags(cmd *cobra.Command) {
+func (f *factory) addAPIFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.String("base-url", defaultOf[string]("base-url"), "API URL")
 	fl.String("api-key", "", "API key; never printed")

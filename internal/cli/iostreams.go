@@ -27,8 +27,8 @@ type IOStreams struct {
 	Width int
 }
 
-// SystemIO is the process's standard streams, as they are.
-func SystemIO() IOStreams {
+// systemIO is the process's standard streams, as they are.
+func systemIO() IOStreams {
 	s := IOStreams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr,
 		OutTTY: term.IsTerminal(int(os.Stdout.Fd())), ErrTTY: term.IsTerminal(int(os.Stderr.Fd()))}
 	if s.ErrTTY && !enableANSI(os.Stderr) {

@@ -17,7 +17,7 @@ import (
 
 // newCmdJournal is `uploads journal list|show|rm`: the resume journals of
 // interrupted uploads.
-func newCmdJournal(f *Factory) *cobra.Command {
+func newCmdJournal(f *factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "journal",
 		Short: "List, show and remove the resume journals of interrupted uploads",
@@ -123,7 +123,7 @@ cancel its session: use 'uploads cancel UPLOAD_ID' for that, or let it expire).`
 	return cmd
 }
 
-func journalStore(f *Factory, cmd *cobra.Command) (journal.Store, config.Config, error) {
+func journalStore(f *factory, cmd *cobra.Command) (journal.Store, config.Config, error) {
 	cfg, err := f.Config(cmd)
 	if err != nil {
 		return journal.Store{}, cfg, err

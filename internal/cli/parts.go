@@ -19,20 +19,20 @@ import (
 	"github.com/uploads-dev/uploads/internal/upload"
 )
 
-// NewCmdParts builds `uploads parts` and its commands.
-func NewCmdParts(f *Factory) *cobra.Command {
+// newCmdParts builds `uploads parts` and its commands.
+func newCmdParts(f *factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "parts",
 		Short: "Add parts to an upload, or list them",
 		Args:  cobra.ArbitraryArgs,
 		RunE:  runGroup,
 	}
-	cmd.AddCommand(NewCmdPartsAdd(f), NewCmdPartsList(f))
+	cmd.AddCommand(newCmdPartsAdd(f), newCmdPartsList(f))
 	return cmd
 }
 
-// PartsAddOptions are the flags and arguments of `uploads parts add`.
-type PartsAddOptions struct {
+// partsAddOptions are the flags and arguments of `uploads parts add`.
+type partsAddOptions struct {
 	IO     IOStreams
 	Ctx    context.Context
 	Client clientFunc
@@ -44,9 +44,9 @@ type PartsAddOptions struct {
 	Offset, Length int64
 }
 
-// NewCmdPartsAdd builds `uploads parts add`.
-func NewCmdPartsAdd(f *Factory) *cobra.Command {
-	o := &PartsAddOptions{IO: f.IO}
+// newCmdPartsAdd builds `uploads parts add`.
+func newCmdPartsAdd(f *factory) *cobra.Command {
+	o := &partsAddOptions{IO: f.IO}
 	var flagID string
 	cmd := &cobra.Command{
 		Use:   "add UPLOAD_ID PATH",
@@ -95,7 +95,7 @@ Text output (--format text) is the part id.`,
 	return cmd
 }
 
-func (o *PartsAddOptions) check(cmd *cobra.Command) error {
+func (o *partsAddOptions) check(cmd *cobra.Command) error {
 	switch {
 	case o.UploadID == "":
 		return usagef(errors.New("the upload id is empty"))
@@ -111,7 +111,7 @@ func (o *PartsAddOptions) check(cmd *cobra.Command) error {
 	return nil
 }
 
-func partsAddRun(o *PartsAddOptions) error {
+func partsAddRun(o *partsAddOptions) error {
 	body, short, closeBody, err := o.openBody()
 	if err != nil {
 		return err
@@ -167,7 +167,7 @@ func partsAddRun(o *PartsAddOptions) error {
 // openBody opens the part's bytes: a replayable section of a regular file,
 // or a one-shot stream of stdin or a pipe (with a reader that notices when
 // the input ends before --length).
-func (o *PartsAddOptions) openBody() (api.PartBody, *exactReader, func(), error) {
+func (o *partsAddOptions) openBody() (api.PartBody, *exactReader, func(), error) {
 	nothing := func() {}
 	if o.Path == "-" {
 		body, short, err := o.streamBody(o.IO.In, "stdin")
@@ -214,7 +214,7 @@ func (o *PartsAddOptions) openBody() (api.PartBody, *exactReader, func(), error)
 
 // streamBody reads the part from r once: it skips --offset bytes and, with
 // --length, sends exactly that many.
-func (o *PartsAddOptions) streamBody(r io.Reader, name string) (api.PartBody, *exactReader, error) {
+func (o *partsAddOptions) streamBody(r io.Reader, name string) (api.PartBody, *exactReader, error) {
 	r = &ctxReader{ctx: o.Ctx, r: r}
 	if o.Offset > 0 {
 		skipped, err := io.CopyN(io.Discard, r, o.Offset)
@@ -313,17 +313,17 @@ func brief(err error) string {
 	return err.Error()
 }
 
-// PartsListOptions are the argument of `uploads parts list`.
-type PartsListOptions struct {
+// partsListOptions are the argument of `uploads parts list`.
+type partsListOptions struct {
 	IO       IOStreams
 	Ctx      context.Context
 	Client   clientFunc
 	UploadID string
 }
 
-// NewCmdPartsList builds `uploads parts list`.
-func NewCmdPartsList(f *Factory) *cobra.Command {
-	o := &PartsListOptions{IO: f.IO}
+// newCmdPartsList builds `uploads parts list`.
+func newCmdPartsList(f *factory) *cobra.Command {
+	o := &partsListOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "list UPLOAD_ID",
 		Short: "List the parts an upload has accepted (bundled server extension)",
@@ -343,7 +343,7 @@ Text output (--format text) is a table: id, bytes, md5, created.`,
 	return cmd
 }
 
-func partsListRun(o *PartsListOptions) error {
+func partsListRun(o *partsListOptions) error {
 	c, cfg, err := o.Client()
 	if err != nil {
 		return err
@@ -376,7 +376,7 @@ type partBar struct {
 	done sync.WaitGroup
 }
 
-func newPartBar(o *PartsAddOptions, body api.PartBody) *partBar {
+func newPartBar(o *partsAddOptions, body api.PartBody) *partBar {
 	b := &partBar{prog: nonePrinter{w: o.IO.Err}, body: body}
 	if !o.IO.ErrTTY || body.Size <= 0 {
 		return b

@@ -148,9 +148,9 @@ func warningLine(e upload.Event) string {
 	return warnLine("%s: %s", e.File, e.Message)
 }
 
-// EventsVersion is the version of the JSON event stream (docs/events.md):
+// eventsVersion is the version of the JSON event stream (docs/events.md):
 // it changes only when a field changes meaning or goes away.
-const EventsVersion = 1
+const eventsVersion = 1
 
 // jsonEvent is one line of --progress json. Progress fields are pointers so
 // that the events about a whole run (failed, interrupted, summary) leave out
@@ -202,7 +202,7 @@ type jsonPrinter struct {
 func (p *jsonPrinter) write(e jsonEvent) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	e.V, e.Time = EventsVersion, time.Now().UTC().Format(time.RFC3339Nano)
+	e.V, e.Time = eventsVersion, time.Now().UTC().Format(time.RFC3339Nano)
 	b, _ := json.Marshal(e)
 	fmt.Fprintf(p.w, "%s\n", b)
 }

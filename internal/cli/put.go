@@ -27,8 +27,8 @@ import (
 	"github.com/uploads-dev/uploads/internal/upload"
 )
 
-// PutOptions are the flags and arguments of `uploads put`.
-type PutOptions struct {
+// putOptions are the flags and arguments of `uploads put`.
+type putOptions struct {
 	IO     IOStreams
 	Ctx    context.Context
 	Client clientFunc
@@ -70,8 +70,8 @@ type PutOptions struct {
 	PlainInterval time.Duration
 }
 
-func newCmdPut(f *Factory) *cobra.Command {
-	o := &PutOptions{IO: f.IO, Args: f.Args, PlainInterval: 5 * time.Second}
+func newCmdPut(f *factory) *cobra.Command {
+	o := &putOptions{IO: f.IO, Args: f.Args, PlainInterval: 5 * time.Second}
 	cmd := &cobra.Command{
 		Use:   "put FILE|DIR|-... --purpose PURPOSE",
 		Short: "Upload files in parallel parts, resumably, and complete them with their MD5",
@@ -147,7 +147,7 @@ More: docs/put.md (resume, reruns, checks, memory, every flag in detail).
 	return cmd
 }
 
-func putRun(o *PutOptions) (err error) {
+func putRun(o *putOptions) (err error) {
 	ctx := o.Ctx
 	cfg, err := o.Config()
 	if err != nil {
@@ -227,7 +227,7 @@ func putRun(o *PutOptions) (err error) {
 }
 
 // checkFlags refuses flags that do not go together, before anything is read.
-func (o *PutOptions) checkFlags() error {
+func (o *putOptions) checkFlags() error {
 	switch {
 	case o.Jobs < 0:
 		return usagef(fmt.Errorf("--jobs %d must be at least 1 (or 0, its default: as many files as --concurrency)", o.Jobs))
@@ -243,7 +243,7 @@ func (o *PutOptions) checkFlags() error {
 
 // progressMode is the progress printer --progress (and --quiet) ask for;
 // auto is a bar on a terminal, plain lines otherwise.
-func (o *PutOptions) progressMode() (string, error) {
+func (o *putOptions) progressMode() (string, error) {
 	mode := o.Progress
 	if o.Quiet {
 		mode = progressNone
@@ -261,7 +261,7 @@ func (o *PutOptions) progressMode() (string, error) {
 }
 
 // engineOptions are the engine's options from the settings and flags.
-func (o *PutOptions) engineOptions(cfg config.Config, dir string) (upload.Options, error) {
+func (o *putOptions) engineOptions(cfg config.Config, dir string) (upload.Options, error) {
 	opts := upload.Options{
 		Purpose: o.Purpose, PartSize: int64(cfg.PartSize), Concurrency: cfg.Concurrency, ExpiresAfter: o.ExpiresAfter,
 		MimeType: o.MimeType, Retry: retry.Policy{Retries: cfg.Retries, Base: retry.Default.Base, Max: retry.Default.Max},
@@ -280,7 +280,7 @@ func (o *PutOptions) engineOptions(cfg config.Config, dir string) (upload.Option
 // putFiles uploads the planned files with the engine's runner and renders
 // what becomes of each: stdout in the order of the arguments, the manifest,
 // the progress, the summary and the exit.
-func putFiles(o *PutOptions, cfg config.Config, opts upload.Options, mode, dir string, files []*putFile, skipped []fileset.Skipped, index *seen.Index) error {
+func putFiles(o *putOptions, cfg config.Config, opts upload.Options, mode, dir string, files []*putFile, skipped []fileset.Skipped, index *seen.Index) error {
 	ctx := o.Ctx
 	client, _, err := o.Client()
 	if err != nil {
@@ -379,7 +379,7 @@ func putFiles(o *PutOptions, cfg config.Config, opts upload.Options, mode, dir s
 // printer, the manifest and stdout. The runner calls ended one outcome at a
 // time.
 type putRender struct {
-	o        *PutOptions
+	o        *putOptions
 	files    []*putFile
 	prog     printer
 	man      *manifest
@@ -432,7 +432,7 @@ func (r *putRender) ended(oc upload.Outcome) error {
 // putStdin streams standard input into an upload (upload.PutStream): the
 // size and the name must be given; each part is spooled to a temporary
 // file until it is acknowledged; nothing can be resumed.
-func putStdin(o *PutOptions, cfg config.Config, opts upload.Options, mode string) error {
+func putStdin(o *putOptions, cfg config.Config, opts upload.Options, mode string) error {
 	switch {
 	case o.Size <= 0 || o.Filename == "":
 		return usagef(errors.New("put - reads standard input: give its size with --size and the file's name with --filename"))
@@ -664,7 +664,7 @@ func shellQuote(a string) string {
 // purpose, what is asked of the files and what selects them) and returns, by file, what an
 // earlier attempt of the same command completed and is unchanged since.
 // --restart forgets it.
-func openRun(o *PutOptions, baseURL, dir string, files []*putFile) (*runjournal.Run, []*runjournal.Record, error) {
+func openRun(o *putOptions, baseURL, dir string, files []*putFile) (*runjournal.Run, []*runjournal.Record, error) {
 	k := runjournal.Key{BaseURL: baseURL, Purpose: o.Purpose, MimeType: o.MimeType, ExpiresAfter: o.ExpiresAfter}
 	k.Select = append(k.Select, fmt.Sprintf("recursive=%t follow=%t", o.Recursive, o.FollowSymlinks))
 	for _, p := range o.Include {

@@ -36,7 +36,7 @@ type putFile struct {
 // planPut lists the files of a put run (arguments, directories, patterns)
 // and what each would be: its MIME type, part size and parts, and the checks
 // that need no content. No request is made and no file is read.
-func planPut(o *PutOptions, opts upload.Options) ([]*putFile, []fileset.Skipped, error) {
+func planPut(o *putOptions, opts upload.Options) ([]*putFile, []fileset.Skipped, error) {
 	set, err := fileset.Expand(o.Files, fileset.Options{Recursive: o.Recursive, Include: o.Include, Exclude: o.Exclude, FollowSymlinks: o.FollowSymlinks})
 	if err != nil {
 		var pe *fileset.PatternError
@@ -84,7 +84,7 @@ func (e checkFailure) hint() string {
 // putDryRun prints the plan: what each file would be, and the checks'
 // verdicts (which read the files), without any request. It exits 3 when a
 // check fails, as the run would.
-func putDryRun(o *PutOptions, cfg config.Config, files []*putFile, index *seen.Index) error {
+func putDryRun(o *putOptions, cfg config.Config, files []*putFile, index *seen.Index) error {
 	failed := 0
 	for _, pf := range files {
 		p := upload.Planned{Path: pf.Path, Size: pf.Size, MimeType: pf.MimeType, Refused: pf.problem}

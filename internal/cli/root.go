@@ -41,12 +41,12 @@ func Main() int {
 	// The first signal cancels ctx, for a clean stop; a second one kills the
 	// process at once, as if there were no handler.
 	context.AfterFunc(ctx, stop)
-	return Run(ctx, os.Args[1:], SystemIO())
+	return Run(ctx, os.Args[1:], systemIO())
 }
 
 // Run runs the command line with args and returns the exit code.
 func Run(ctx context.Context, args []string, stdio IOStreams) int {
-	f := &Factory{IO: stdio, Args: args}
+	f := &factory{IO: stdio, Args: args}
 	root := newRootCmd(f)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
@@ -78,10 +78,10 @@ func Run(ctx context.Context, args []string, stdio IOStreams) int {
 // NewRootCmd builds the `uploads` command and its subcommands; args are the
 // arguments it will run with (put quotes them in its resume hint).
 func NewRootCmd(stdio IOStreams, args ...string) *cobra.Command {
-	return newRootCmd(&Factory{IO: stdio, Args: args})
+	return newRootCmd(&factory{IO: stdio, Args: args})
 }
 
-func newRootCmd(f *Factory) *cobra.Command {
+func newRootCmd(f *factory) *cobra.Command {
 	stdio := f.IO
 	root := &cobra.Command{
 		Use:   "uploads",
@@ -110,7 +110,7 @@ implements the same API (uploads serve), for tests, CI pipelines and demos.
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(NewServeCmd(stdio), newVersionCmd(stdio))
+	root.AddCommand(newServeCmd(stdio), newVersionCmd(stdio))
 	// Each command that runs gets the flags it uses, as its own flags (not
 	// inherited), grouped alike in every help and man page.
 	put := newCmdPut(f)
@@ -155,13 +155,13 @@ func newVersionCmd(stdio IOStreams) *cobra.Command {
 
 // apiCommands are the commands that talk to the API; each gets the global
 // flags (--base-url, --api-key, …).
-func apiCommands(f *Factory) []*cobra.Command {
+func apiCommands(f *factory) []*cobra.Command {
 	return []*cobra.Command{
-		NewCmdCreate(f),
-		NewCmdParts(f),
-		NewCmdComplete(f),
-		NewCmdCancel(f),
-		NewCmdFiles(f),
+		newCmdCreate(f),
+		newCmdParts(f),
+		newCmdComplete(f),
+		newCmdCancel(f),
+		newCmdFiles(f),
 	}
 }
 
@@ -203,7 +203,7 @@ func noArgs(cmd *cobra.Command, args []string) error {
 // configuration) until a command's run function needs it.
 type clientFunc func() (*api.Client, config.Config, error)
 
-func (f *Factory) clientFor(cmd *cobra.Command) clientFunc {
+func (f *factory) clientFor(cmd *cobra.Command) clientFunc {
 	return func() (*api.Client, config.Config, error) { return f.Client(cmd) }
 }
 

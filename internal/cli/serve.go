@@ -17,8 +17,8 @@ import (
 	"github.com/uploads-dev/uploads/internal/units"
 )
 
-// ServeOptions are the flags of `uploads serve`.
-type ServeOptions struct {
+// serveOptions are the flags of `uploads serve`.
+type serveOptions struct {
 	IO            IOStreams
 	Addr          string
 	DataDir       string
@@ -58,9 +58,9 @@ func defaultDataDir() string {
 	return "uploads-data"
 }
 
-// NewServeCmd builds `uploads serve`.
-func NewServeCmd(stdio IOStreams) *cobra.Command {
-	o := &ServeOptions{IO: stdio, MaxPartSize: server.DefaultMaxPartSize, MaxUploadSize: server.DefaultMaxUploadSize}
+// newServeCmd builds `uploads serve`.
+func newServeCmd(stdio IOStreams) *cobra.Command {
+	o := &serveOptions{IO: stdio, MaxPartSize: server.DefaultMaxPartSize, MaxUploadSize: server.DefaultMaxUploadSize}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the Uploads and Files API locally, durably, on disk",
@@ -143,7 +143,7 @@ to stderr. SIGINT or SIGTERM stops it gracefully.`,
 }
 
 // serverOptions checks the flags and turns them into server.Options.
-func (o *ServeOptions) serverOptions() (server.Options, error) {
+func (o *serveOptions) serverOptions() (server.Options, error) {
 	so := server.Options{Addr: o.Addr, DataDir: o.DataDir, Throttle: int64(o.Throttle), ReapInterval: o.ReapInterval}
 	if o.DataDir == "" {
 		return so, usagef(fmt.Errorf("--data-dir is empty: give a directory for the server's data"))
@@ -222,7 +222,7 @@ func (o *ServeOptions) serverOptions() (server.Options, error) {
 
 // tlsOptions checks the TLS flags and sets them in so: the given pair must
 // be readable and match; --tls-host names must be DNS names or IPs.
-func (o *ServeOptions) tlsOptions(so *server.Options) error {
+func (o *serveOptions) tlsOptions(so *server.Options) error {
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return usagef(fmt.Errorf("--tls-cert and --tls-key go together: give the certificate and its key, or neither (--tls makes a self-signed pair)"))
 	}
@@ -253,7 +253,7 @@ func (o *ServeOptions) tlsOptions(so *server.Options) error {
 	return nil
 }
 
-func runServe(ctx context.Context, o *ServeOptions) error {
+func runServe(ctx context.Context, o *serveOptions) error {
 	so, err := o.serverOptions()
 	if err != nil {
 		return err

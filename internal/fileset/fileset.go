@@ -182,7 +182,7 @@ func (e *expander) arg(arg string) error {
 	if !st.IsDir() {
 		// A file the user named is an error when it cannot be uploaded;
 		// skipping with a warning is for what a walk finds.
-		if reason := unfit(st); reason != "" {
+		if reason := Unfit(st); reason != "" {
 			return &pathError{arg, "cannot be uploaded: " + reason, nil}
 		}
 		e.add(arg, path.Base(filepath.ToSlash(filepath.Clean(arg))), st)
@@ -211,7 +211,7 @@ func (e *expander) add(userPath, rel string, info fs.FileInfo) {
 	if e.files[k] {
 		return
 	}
-	if reason := unfit(info); reason != "" {
+	if reason := Unfit(info); reason != "" {
 		e.skip(userPath, reason)
 		return
 	}
@@ -238,10 +238,15 @@ func key(userPath string) string {
 	return k
 }
 
-// unfit says why a file cannot be uploaded, or "".
-func unfit(info fs.FileInfo) string {
+// Unfit says why a file described by info (from Stat: links followed)
+// cannot be uploaded, or "" when it can. It is the one rule: put's
+// arguments and walks, the upload engine and create all ask it. (The
+// API's 8 GiB bound is the engine's.)
+func Unfit(info fs.FileInfo) string {
 	m := info.Mode()
 	switch {
+	case m.IsDir():
+		return "directory"
 	case m.IsRegular() && info.Size() == 0:
 		return "empty file: there is nothing to upload"
 	case m.IsRegular():
@@ -250,6 +255,8 @@ func unfit(info fs.FileInfo) string {
 		return "named pipe (FIFO), not a regular file"
 	case m&fs.ModeSocket != 0:
 		return "socket, not a regular file"
+	case m&fs.ModeCharDevice != 0:
+		return "character device, not a regular file"
 	case m&fs.ModeDevice != 0:
 		return "device, not a regular file"
 	default:

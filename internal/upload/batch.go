@@ -148,6 +148,15 @@ func (u *Uploader) RunBatch(ctx context.Context, files []Planned, b Batch, ended
 		}
 		return ended(o)
 	}
+	var in *inspector
+	if len(files) > 1 {
+		restored := func(i int) bool { return i < len(b.Restored) && b.Restored[i] != nil }
+		streamed := b.Check && check.Streamed(up.Opts.Purpose)
+		onePart := func(i int) bool { return up.Opts.PartSizeFor(files[i].Size) >= files[i].Size }
+		in = startInspector(ctx, files, restored, func(i int) bool { return b.SkipExisting || streamed && onePart(i) }, onePart,
+			up.Opts.Purpose, b.Check, 2*max(jobs, 1))
+		defer in.close()
+	}
 	g := errgroup.Group{}
 	g.SetLimit(max(jobs, 1))
 	for i := range files {
@@ -162,7 +171,7 @@ func (u *Uploader) RunBatch(ctx context.Context, files []Planned, b Batch, ended
 				o.Earlier = true
 				o.Result = &Result{File: pf.Path, UploadID: rec.UploadID, FileID: rec.FileID, Size: rec.Size, MD5: rec.MD5, Upload: rec.Upload}
 			default:
-				o.Result, o.Existing, o.Err = up.one(ctx, pf, b)
+				o.Result, o.Existing, o.Err = up.one(ctx, i, pf, b, in)
 				o.Interrupted = o.Err != nil && api.Classify(ctx, o.Err) == api.Canceled
 			}
 			return end(o)
@@ -173,18 +182,25 @@ func (u *Uploader) RunBatch(ctx context.Context, files []Planned, b Batch, ended
 	return s, err
 }
 
-// one uploads one planned file: its checks, then (SkipExisting) the search
-// for the same content uploaded before, then the upload, the record in the
-// index, and (Wait) the wait for the file to be processed.
-func (u *Uploader) one(ctx context.Context, pf *Planned, b Batch) (*Result, *Existing, error) {
+// one uploads one planned file (the ith of the batch): its checks (done
+// by in, the batch's inspector, when there is one), then (SkipExisting)
+// the search for the same content uploaded before, then the upload, the
+// record in the index, and (Wait) the wait for the file to be processed.
+func (u *Uploader) one(ctx context.Context, i int, pf *Planned, b Batch, in *inspector) (*Result, *Existing, error) {
+	// A file of one part read whole by its checks gets its MD5 from that
+	// read: the upload then needs no pass of its own over the file.
+	onePart := u.Opts.PartSizeFor(pf.Size) >= pf.Size
+	var err error
+	if in != nil {
+		err = in.wait(ctx, i)
+	} else if pf.Refused == nil {
+		err = Inspect(ctx, pf, u.Opts.Purpose, b.SkipExisting || onePart && b.Check && check.Streamed(u.Opts.Purpose), b.Check)
+	}
 	if pf.Refused != nil {
 		return nil, nil, &RefusedError{pf.Refused}
 	}
-	if err := Inspect(ctx, pf, u.Opts.Purpose, b.SkipExisting, b.Check); err != nil {
+	if err != nil {
 		return nil, nil, err
-	}
-	if pf.Refused != nil {
-		return nil, nil, &RefusedError{pf.Refused}
 	}
 	if b.SkipExisting && b.Index != nil {
 		ex, err := u.existing(ctx, b.Index, pf)
@@ -198,6 +214,9 @@ func (u *Uploader) one(ctx context.Context, pf *Planned, b Batch) (*Result, *Exi
 	}
 	one := *u
 	one.Opts.MimeType = pf.MimeType
+	if onePart {
+		one.Opts.md5 = pf.MD5
+	}
 	res, err := one.Put(ctx, pf.Path)
 	if err != nil {
 		return nil, nil, err
@@ -251,11 +270,20 @@ func (u *Uploader) existing(ctx context.Context, ix *seen.Index, pf *Planned) (*
 // have some), whose verdict goes to pf.Refused. It stops early at the first
 // problem when the MD5 is not needed.
 func Inspect(ctx context.Context, pf *Planned, purpose string, withMD5, checks bool) error {
+	var h hash.Hash
+	if withMD5 {
+		h = md5.New()
+	}
+	return inspectWith(ctx, pf, purpose, h, checks)
+}
+
+// inspectWith is Inspect with h to hash the file (nil: no MD5).
+func inspectWith(ctx context.Context, pf *Planned, purpose string, h hash.Hash, checks bool) error {
 	var c *check.Checker
 	if checks && pf.Refused == nil && check.Streamed(purpose) {
 		c = check.New(purpose, pf.Path, pf.Size)
 	}
-	if c == nil && !withMD5 {
+	if c == nil && h == nil {
 		return nil
 	}
 	f, err := os.Open(pf.Path)
@@ -263,10 +291,6 @@ func Inspect(ctx context.Context, pf *Planned, purpose string, withMD5, checks b
 		return err
 	}
 	defer f.Close()
-	var h hash.Hash
-	if withMD5 {
-		h = md5.New()
-	}
 	buf, done := readBuffer(pf.Size)
 	defer done()
 	for {

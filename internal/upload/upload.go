@@ -26,6 +26,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/uploads-dev/uploads/internal/api"
+	"github.com/uploads-dev/uploads/internal/fileset"
 	"github.com/uploads-dev/uploads/internal/journal"
 	"github.com/uploads-dev/uploads/internal/mimetype"
 	"github.com/uploads-dev/uploads/internal/retry"
@@ -75,6 +76,9 @@ type Options struct {
 	// PartSize below it is refused. 0: no minimum beyond MinAutoPartSize
 	// for a chosen size.
 	MinPartSize int64
+	// md5 is the file's MD5 when RunBatch has read it already (for its
+	// checks): a file of one part then needs no pass of the hasher.
+	md5 string
 	// Connections, when set, is the budget of parts in flight shared by
 	// every upload of a run (several files): each attempt at a part holds
 	// one while it is sent, on top of Concurrency, the file's own bound.
@@ -277,31 +281,15 @@ func (u *Uploader) Put(ctx context.Context, path string) (*Result, error) {
 
 // checkRegular refuses what cannot be uploaded, before anything is opened.
 func checkRegular(path string, st os.FileInfo) error {
-	switch {
-	case st.IsDir():
+	switch why := fileset.Unfit(st); {
+	case why == "directory":
 		return fmt.Errorf("%s is a directory: give the files in it (for example %s/*)", path, path)
-	case !st.Mode().IsRegular():
-		return fmt.Errorf("%s is not a regular file (%s): only files of known size can be uploaded in parts", path, describeMode(st.Mode()))
-	case st.Size() == 0:
-		return fmt.Errorf("%s is empty: the Uploads API takes files of 1 byte to 8 GiB", path)
+	case why != "":
+		return fmt.Errorf("%s: cannot be uploaded: %s", path, why)
 	case st.Size() > MaxFileSize:
 		return fmt.Errorf("%s is %d bytes, over the 8 GiB (8589934592 bytes) the Uploads API accepts", path, st.Size())
 	}
 	return nil
-}
-
-func describeMode(m os.FileMode) string {
-	switch {
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeCharDevice != 0:
-		return "a character device"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	}
-	return "mode " + m.String()
 }
 
 // emit reports e with the progress as the journal and the parts in flight
@@ -465,6 +453,9 @@ func (r *run) send(ctx context.Context) (*Result, error) {
 		ends[i], chain[i] = p.Offset+p.Length, p.MD5State
 	}
 	r.hasher = newFileHasher(r.fp.Size, r.j.MD5State, r.j.MD5Offset, ends, chain)
+	if r.opts.md5 != "" && len(ends) == 1 {
+		r.hasher = knownHash(r.opts.md5, r.fp.Size, ends)
+	}
 	r.wires = make([]*api.Wire, len(r.j.Parts))
 	r.mu.Unlock()
 

@@ -438,8 +438,8 @@ func TestPutRefusesBadInputBeforeAnyRequest(t *testing.T) {
 	ev := &events{}
 	u := &upload.Uploader{Client: client(t, s), Opts: opts(t, ev, dir)}
 	for path, want := range map[string]string{
-		empty: "is empty", huge: "over the 8 GiB", dir: "is a directory", filepath.Join(dir, "nope"): "cannot read",
-		fifo: "is not a regular file (a named pipe)", "/dev/null": "a character device",
+		empty: "cannot be uploaded: empty file", huge: "over the 8 GiB", dir: "is a directory", filepath.Join(dir, "nope"): "cannot read",
+		fifo: "cannot be uploaded: named pipe (FIFO)", "/dev/null": "cannot be uploaded: character device",
 	} {
 		if _, err := u.Put(context.Background(), path); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Put(%s) = %v, want an error saying %q", filepath.Base(path), err, want)
