@@ -20,7 +20,7 @@ import (
 // not limited by it: the congestion window, and so the throughput, is
 // untouched. Under TLS it bounds the encrypted records the same way.
 //
-// Measured (docs/benchmarks.md, "Progress that follows the wire"): at
+// Measured (docs/benchmarks-history.md, "Progress that follows the wire"): at
 // 2 MiB/s per connection, what a part counts as sent ahead of the server
 // falls from 3-4 MiB to 1-2 MiB with 1 MiB, to about 1 MiB with 16-256 KiB;
 // but below 1 MiB the writer is woken for less each time and its writes go

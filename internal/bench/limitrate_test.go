@@ -22,7 +22,7 @@ import (
 // cap), the achieved MiB/s, the whole put's MiB/s (with create and
 // complete, in which the server reads the file back for its MD5), and the
 // client's and the server's CPU per upload; "unlimited" is the same upload
-// without a cap, for the CPU. Figures: docs/benchmarks.md, "--limit-rate".
+// without a cap, for the CPU. Figures: docs/benchmarks-history.md, "--limit-rate".
 func BenchmarkLimitRate(b *testing.B) {
 	if testing.Short() {
 		b.Skip("end-to-end upload benchmark: builds binaries and moves 256 MiB at a capped rate")

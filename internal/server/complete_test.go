@@ -2,8 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -83,7 +81,7 @@ func TestCompleteValidation(t *testing.T) {
 		t.Fatal("content is not the listed parts in order")
 	}
 	// The part that was not listed is gone from disk; the listed ones are the file.
-	entries, _ := os.ReadDir(filepath.Join(s.DataDir, "parts", id))
+	entries := partFiles(t, s.DataDir, id)
 	if len(entries) != 2 {
 		t.Fatalf("%d part files after completion, want the 2 listed", len(entries))
 	}
@@ -115,8 +113,8 @@ func TestCompleteWithoutMD5AndFileExpiry(t *testing.T) {
 	if r, err := s.Store.Reap(); err != nil || r.Files != 1 {
 		t.Fatalf("Reap = %+v, %v", r, err)
 	}
-	if _, err := os.Stat(filepath.Join(s.DataDir, "parts", id)); !os.IsNotExist(err) {
-		t.Fatalf("the expired file's bytes are still on disk: %v", err)
+	if left := partFiles(t, s.DataDir, id); len(left) != 0 {
+		t.Fatalf("the expired file's bytes are still on disk: %v", left)
 	}
 	// The upload still says completed, and no longer shows a file.
 	if u := wantOK(t, s.Do(t, "GET", "/uploads/"+id, key, nil, "")); u["status"] != "completed" || u["file"] != nil {
@@ -132,8 +130,8 @@ func TestCancel(t *testing.T) {
 	if u["status"] != "cancelled" || u["object"] != "upload" || u["file"] != nil {
 		t.Fatalf("cancelled upload = %v", u)
 	}
-	if _, err := os.Stat(filepath.Join(s.DataDir, "parts", id)); !os.IsNotExist(err) {
-		t.Fatalf("cancelled parts still on disk: %v", err)
+	if left := partFiles(t, s.DataDir, id); len(left) != 0 {
+		t.Fatalf("cancelled parts still on disk: %v", left)
 	}
 	if l := wantOK(t, s.Do(t, "GET", "/uploads/"+id+"/parts", key, nil, "")); len(l["data"].([]any)) != 0 {
 		t.Fatalf("parts after cancel: %v", l)

@@ -155,7 +155,7 @@ func TestPartRules(t *testing.T) {
 		t.Fatalf("%d parts listed, want the 3 accepted ones", n)
 	}
 	// Nothing of the refused parts is left on disk.
-	entries, _ := os.ReadDir(filepath.Join(s.DataDir, "parts", id))
+	entries := partFiles(t, s.DataDir, id)
 	if len(entries) != 3 {
 		t.Fatalf("%d part files on disk, want 3", len(entries))
 	}
@@ -189,8 +189,8 @@ func TestPartsOnlyWhilePending(t *testing.T) {
 	if err != nil || r.Uploads != 1 {
 		t.Fatalf("Reap = %+v, %v; want 1 upload expired", r, err)
 	}
-	if _, err := os.Stat(filepath.Join(s.DataDir, "parts", expiring)); !os.IsNotExist(err) {
-		t.Fatalf("the expired upload's parts are still on disk (%v)", err)
+	if left := partFiles(t, s.DataDir, expiring); len(left) != 0 {
+		t.Fatalf("the expired upload's parts are still on disk: %v", left)
 	}
 	if l := wantOK(t, s.Do(t, "GET", "/uploads/"+expiring+"/parts", key, nil, "")); len(l["data"].([]any)) != 0 {
 		t.Fatalf("parts of an expired upload: %v", l["data"])
@@ -260,7 +260,7 @@ func TestCompleteCancelAndPartsRace(t *testing.T) {
 			t.Fatalf("round %d: complete %d and cancel %d: exactly one must win", round, results[0].Status, results[1].Status)
 		}
 		u := wantOK(t, s.Do(t, "GET", "/uploads/"+id, key, nil, ""))
-		entries, _ := os.ReadDir(filepath.Join(s.DataDir, "parts", id))
+		entries := partFiles(t, s.DataDir, id)
 		switch u["status"] {
 		case "completed":
 			fid := u["file"].(map[string]any)["id"].(string)
@@ -291,14 +291,25 @@ func TestDataSurvivesRestart(t *testing.T) {
 	p1 := mustAddPart(t, s, key, pending, data)
 	s.Stop()
 
-	// A stray file (a part whose request died before its record) is swept.
-	stray := filepath.Join(dir, "parts", pending, "part_stray")
-	if err := os.WriteFile(stray, []byte("half"), 0o600); err != nil {
+	// A stray file (a part whose request died before its record) is swept,
+	// in parts/ and in a directory per upload (where earlier versions put
+	// parts), and so is the directory it leaves empty.
+	stray := filepath.Join(dir, "parts", pending+".part_stray")
+	legacyDir := filepath.Join(dir, "parts", pending)
+	legacy := filepath.Join(legacyDir, "part_stray")
+	if err := os.Mkdir(legacyDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	for _, f := range []string{stray, legacy} {
+		if err := os.WriteFile(f, []byte("half"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	s = servertest.StartIn(t, dir, server.Config{})
-	if _, err := os.Stat(stray); !os.IsNotExist(err) {
-		t.Fatalf("stray part file survived the restart: %v", err)
+	for _, f := range []string{stray, legacy, legacyDir} {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Fatalf("stray %s survived the restart: %v", f, err)
+		}
 	}
 	if r := s.Do(t, "GET", "/files/"+fid+"/content", key, nil, ""); !bytes.Equal(r.Body, data) {
 		t.Fatalf("file content after restart differs")
@@ -365,4 +376,17 @@ func TestFaultRateIsReproducible(t *testing.T) {
 	if n := bytes.Count([]byte(a), []byte("5")); n < 8 || n > 32 {
 		t.Fatalf("%d of 40 requests failed at rate 0.5", n)
 	}
+}
+
+// partFiles lists the files holding the bytes of the upload's parts: in
+// parts/, named UPLOAD_ID.PART_ID (and, as earlier versions stored them, in
+// parts/UPLOAD_ID/).
+func partFiles(t testing.TB, dataDir, uploadID string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dataDir, "parts", uploadID+".*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := filepath.Glob(filepath.Join(dataDir, "parts", uploadID, "*"))
+	return append(files, old...)
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/md5"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -63,8 +64,9 @@ func (r *readErrs) Read(p []byte) (int, error) {
 var errTooLarge = errors.New("body larger than allowed")
 
 // writeDurable streams r into a new file at path, at most max bytes, and
-// fsyncs the file and its directory. It returns the byte count and hex MD5.
-// On any failure the file is removed.
+// fsyncs the file and its directory (which must exist, durably: Open creates
+// parts/ and files/). It returns the byte count and hex MD5. On any failure
+// the file is removed.
 //
 // Where the file system allows it (Linux, O_DIRECT) the bytes go from the
 // buffer to the disk without passing through the page cache: the fsync then
@@ -72,9 +74,6 @@ var errTooLarge = errors.New("body larger than allowed")
 // writing back cache pages nobody will read soon (measured in
 // docs/benchmarks.md: about 3 s of CPU per GiB on the reference machine).
 func writeDurable(path string, r io.Reader, max int64) (n int64, sum string, err error) {
-	if err := mkdirDurable(filepath.Dir(path)); err != nil {
-		return 0, "", err
-	}
 	f, direct, err := openDirect(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return 0, "", err
@@ -86,14 +85,20 @@ func writeDurable(path string, r io.Reader, max int64) (n int64, sum string, err
 		}
 	}()
 	w := &diskWriter{f: f, direct: direct}
-	h := partHashes().NewHash()
-	defer h.Close()
 	bp := ioBufs.Get().(*[]byte)
 	defer ioBufs.Put(bp)
 	buf := *bp
 	src := &readErrs{r: r}
 	body := io.LimitReader(src, max+1)
-	for {
+	// A body shorter than one chunk (a small file's) is hashed with
+	// crypto/md5 in one call: going through md5-simd's server goroutine costs
+	// more than the whole hash of a small body (BenchmarkSmallFiles). Longer
+	// bodies keep md5-simd, which hashes the parts in flight together.
+	var (
+		long  md5simd.Hasher // for a body of one chunk or more
+		small [md5.Size]byte
+	)
+	for first := true; ; first = false {
 		k, rerr := io.ReadFull(body, buf)
 		if src.err != nil {
 			return n, "", &BodyError{Err: src.err}
@@ -102,17 +107,26 @@ func writeDurable(path string, r io.Reader, max int64) (n int64, sum string, err
 		if n > max {
 			return n, "", errTooLarge
 		}
+		end := rerr == io.EOF || rerr == io.ErrUnexpectedEOF
+		if rerr != nil && !end {
+			return n, "", rerr
+		}
+		if first && end {
+			small = md5.Sum(buf[:k])
+		} else {
+			if long == nil {
+				long = partHashes().NewHash()
+				defer long.Close()
+			}
+			long.Write(buf[:k])
+		}
 		if k > 0 {
-			h.Write(buf[:k])
 			if err = w.write(buf[:k]); err != nil {
 				return n, "", err
 			}
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		if end {
 			break
-		}
-		if rerr != nil {
-			return n, "", rerr
 		}
 	}
 	if err = f.Sync(); err != nil {
@@ -124,7 +138,10 @@ func writeDurable(path string, r io.Reader, max int64) (n int64, sum string, err
 	if err = syncDir(filepath.Dir(path)); err != nil {
 		return n, "", err
 	}
-	return n, hex.EncodeToString(h.Sum(nil)), nil
+	if long != nil {
+		return n, hex.EncodeToString(long.Sum(nil)), nil
+	}
+	return n, hex.EncodeToString(small[:]), nil
 }
 
 // partHashes computes the MD5s of the parts being received, all together:

@@ -33,6 +33,9 @@ func TestWriteDurableAndHashFileSizes(t *testing.T) {
 			directIO = direct
 			t.Cleanup(func() { directIO = old })
 			dir := t.TempDir()
+			if err := os.Mkdir(filepath.Join(dir, "sub"), 0o700); err != nil {
+				t.Fatal(err)
+			}
 			for _, n := range sizes {
 				data := randomBytes(n, uint64(n))
 				path := filepath.Join(dir, "sub", "p"+strings.Repeat("x", n%7))
@@ -98,6 +101,9 @@ func TestDiskWriterFallsBackWhenDirectIsRefused(t *testing.T) {
 // More parts in flight than md5-simd has lanes (16) each get their own MD5.
 func TestWriteDurableManyAtOnce(t *testing.T) {
 	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "p"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	const n = 24
 	errs := make(chan error, n)
 	for i := range n {

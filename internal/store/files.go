@@ -33,7 +33,7 @@ func (s *Store) CreateFile(n NewFile, body io.Reader, max int64) (File, error) {
 	}
 	f.Bytes = size
 	f.Extents = []Extent{{Path: path, Bytes: size}}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketFiles)
 		seq, err := b.NextSequence()
 		if err != nil {
@@ -135,7 +135,8 @@ func (s *Store) ListFiles(q ListQuery) (page []File, hasMore bool, err error) {
 // DeleteFile deletes a file and its bytes.
 func (s *Store) DeleteFile(org, id string) error {
 	var paths []string
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		paths = nil // the function may run more than once (see update)
 		f, err := s.getFile(tx, org, id)
 		if err != nil {
 			return err

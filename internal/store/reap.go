@@ -41,7 +41,8 @@ func (s *Store) Reap() (Reaped, error) {
 	}
 
 	var paths []string
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
+		paths = nil // the function may run more than once (see update)
 		b := tx.Bucket(bucketFiles)
 		var ids [][]byte
 		err := b.ForEach(func(k, v []byte) error {
@@ -81,7 +82,8 @@ func (s *Store) expireUpload(id string) (bool, error) {
 	defer mu.Unlock()
 	var discard []string
 	done := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		done, discard = false, nil // the function may run more than once (see update)
 		var u Upload
 		v := tx.Bucket(bucketUploads).Get([]byte(id))
 		if v == nil {

@@ -165,6 +165,11 @@ type Store struct {
 	db    *bolt.DB
 	now   func() time.Time
 	locks [64]sync.Mutex // per-upload locks, striped by id
+
+	// Group commit (see update).
+	commitMu   sync.Mutex
+	committing bool
+	queued     []*txCall
 }
 
 // Open opens (creating if needed) the store in dir and removes bytes no

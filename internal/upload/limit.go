@@ -27,7 +27,7 @@ const MinLimiterBurst = 64 << 10
 // (BenchmarkLimitRate), the achieved rate is within 1.5 % of the cap, where
 // a flat 64 KiB burst falls up to 3 % short and a second's worth overshoots
 // by 14 to 33 %; the limiter's own work is about 1 % of a core
-// (docs/benchmarks.md, "--limit-rate").
+// (docs/benchmarks-history.md, "--limit-rate").
 func NewLimiter(bytesPerSecond int64) *rate.Limiter {
 	if bytesPerSecond <= 0 {
 		return nil
