@@ -69,9 +69,9 @@ func (f *factory) addAPIFlags(cmd *cobra.Command) {
 	inGroup(fl, groupAPI, "base-url", "api-key", "organization", "project", "timeout", "ca-cert", "azure-endpoint", "api-version", "azure-ad-token-command")
 }
 
-// addJournalDirFlag adds --journal-dir.
+// addJournalDirFlag adds --journal-dir (put and the journal commands).
 func addJournalDirFlag(cmd *cobra.Command) {
-	cmd.Flags().String("journal-dir", "", "where resume journals live (default: see FILES below)")
+	cmd.Flags().String("journal-dir", "", "where resume journals live (default: see FILES)")
 }
 
 // addStallTimeoutFlag adds --stall-timeout to a command that sends parts.

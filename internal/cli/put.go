@@ -117,7 +117,7 @@ More: docs/put.md (resume, reruns, checks, memory, every flag in detail).
 	fl.String("min-part-size", "", "the provider's smallest part, e.g. 5MiB")
 	addStallTimeoutFlag(cmd)
 	fl.Int("retries", defaultOf[int]("retries"), "retries of a part in a row")
-	fl.String("journal-dir", "", "where resume journals live (default: see FILES)")
+	addJournalDirFlag(cmd)
 	fl.StringVar(&o.MimeType, "mime-type", "", "MIME type (default: from the name or content)")
 	fl.Int64Var(&o.ExpiresAfter, "expires-after-seconds", 0, "expire the files after N s (3600..2592000)")
 	fl.BoolVar(&o.Restart, "restart", false, "ignore the journals; upload everything again")
