@@ -63,7 +63,7 @@ func (v *liveView) report(e upload.Event) {
 }
 
 func (v *liveView) failed(ctx context.Context, f fileFailure) {
-	v.model.fail(f.File, f.Err, f.Interrupted)
+	v.model.fail(f.File, f.Size, f.Err, f.Interrupted)
 	if !f.Interrupted {
 		v.post(func(w io.Writer) { textFailed(ctx, w, f) })
 	}

@@ -103,18 +103,22 @@ func (m *runModel) observe(e upload.Event) {
 	m.rate.add(now, m.sentLocked())
 }
 
-// fail records a file that did not complete. An interrupted file keeps
+// fail records a file of size bytes that did not complete. An interrupted file keeps
 // what its journal saved: its bytes fall back to the acknowledged parts.
-func (m *runModel) fail(file string, err error, interrupted bool) {
+func (m *runModel) fail(file string, size int64, err error, interrupted bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	f := m.files[file]
 	if f == nil {
-		f = &fileModel{path: file, started: m.now()}
+		f = &fileModel{path: file, started: m.now(), size: size}
 		m.files[file] = f
+		f.state = fileSending
 	}
 	if f.state == fileSending && !interrupted {
 		m.ended++
+		// What a failed file did not send is no longer to be sent by
+		// this run: the total keeps only what it sent.
+		m.total -= f.size - f.sent
 	}
 	f.state = fileFailed
 	if interrupted {

@@ -41,6 +41,7 @@ type printer interface {
 // fileFailure is a file that did not complete.
 type fileFailure struct {
 	File        string
+	Size        int64 // the file's bytes
 	Err         error // explained: with its hint
 	Interrupted bool
 	// Several is whether the run had several files: the error of a single
@@ -306,7 +307,7 @@ func (p *plainPrinter) draw(bool) {
 }
 
 func (p *plainPrinter) failed(ctx context.Context, f fileFailure) {
-	p.model.fail(f.File, f.Err, f.Interrupted)
+	p.model.fail(f.File, f.Size, f.Err, f.Interrupted)
 	p.post(func(w io.Writer) { textFailed(ctx, w, f) })
 }
 

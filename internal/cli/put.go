@@ -409,7 +409,7 @@ func (r *putRender) ended(oc upload.Outcome) error {
 			resume = resumeCommand(r.o.Args)
 		}
 		explained := explainPutFailure(ctx, r.o.Args, err)
-		r.prog.failed(ctx, fileFailure{File: pf.Path, Err: explained, Interrupted: oc.Interrupted, Several: r.several,
+		r.prog.failed(ctx, fileFailure{File: pf.Path, Size: pf.Size, Err: explained, Interrupted: oc.Interrupted, Several: r.several,
 			Code: exitCode(ctx, explained), Resume: resume})
 		if err := r.man.ended(oc.Index, pf.Path, r.o.Purpose, nil, err, oc.Interrupted); err != nil {
 			return err
