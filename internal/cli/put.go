@@ -465,6 +465,9 @@ func putStdin(o *putOptions, cfg config.Config, opts upload.Options, mode string
 		if errors.As(err, new(*upload.SizeMismatchError)) {
 			err = usageError{err: err, config: true}
 		}
+		if apiCode(err) == "unsupported_mime_type" && o.MimeType == "" {
+			err = withHint(err, "standard input's MIME type was taken from --filename %q; pass --mime-type with one of the types the purpose allows", o.Filename)
+		}
 		if mode == progressJSON {
 			code := exitCode(o.Ctx, err)
 			prog.failed(o.Ctx, fileFailure{File: "-", Err: err, Code: code})
