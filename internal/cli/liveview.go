@@ -35,7 +35,7 @@ const redrawEvery = 100 * time.Millisecond
 
 func newLiveView(w io.Writer, width func() int, m *runModel) *liveView {
 	v := &liveView{textOut: newTextOut(w, m), width: width, retired: map[string]bool{}, single: len(m.order) <= 1}
-	v.textOut.render = v.draw
+	v.render = v.draw
 	return v
 }
 

@@ -251,7 +251,7 @@ type plainPrinter struct {
 
 func newPlainPrinter(w io.Writer, interval time.Duration, m *runModel) *plainPrinter {
 	p := &plainPrinter{textOut: newTextOut(w, m), interval: interval, last: map[string]time.Time{}}
-	p.textOut.render = p.draw
+	p.render = p.draw
 	return p
 }
 
