@@ -74,6 +74,14 @@ func (f *factory) Config(cmd *cobra.Command) (config.Config, error) {
 	return cfg, err
 }
 
+// jsonAsked reports whether JSON output was asked for on the command line
+// (--json, or --format json): the commands whose default output is a text
+// of their own (put's ids, journal list's table) print JSON only then,
+// whatever the config file's format.
+func (f *factory) jsonAsked(cmd *cobra.Command) bool {
+	return f.JSON || cmd.Flags().Changed("format") && cmd.Flag("format").Value.String() == "json"
+}
+
 // Client returns the API client for cmd's configuration, made once.
 func (f *factory) Client(cmd *cobra.Command) (*api.Client, config.Config, error) {
 	cfg, err := f.Config(cmd)

@@ -31,7 +31,7 @@ cancel its session: use 'uploads cancel UPLOAD_ID' for that, or let it expire).`
 		Short: "List the journals of interrupted uploads",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, cfg, err := journalStore(f, cmd)
+			store, _, err := journalStore(f, cmd)
 			if err != nil {
 				return err
 			}
@@ -39,7 +39,7 @@ cancel its session: use 'uploads cancel UPLOAD_ID' for that, or let it expire).`
 			if err != nil {
 				return err
 			}
-			if cfg.Format == "json" && (f.JSON || cmd.Flags().Changed("format")) {
+			if f.jsonAsked(cmd) {
 				for _, e := range entries {
 					if e.Journal != nil {
 						if err := f.IO.export(config.Config{}).line(summary(e)); err != nil {

@@ -105,7 +105,7 @@ More: docs/put.md (resume, reruns, checks, memory, every flag in detail).
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Files, o.Ctx, o.Client = args, cmd.Context(), f.clientFor(cmd)
 			o.Config = func() (config.Config, error) { return f.Config(cmd) }
-			o.JSON = f.JSON || (cmd.Flags().Changed("format") && cmd.Flag("format").Value.String() == "json")
+			o.JSON = f.jsonAsked(cmd)
 			o.PartSizeGiven = cmd.Flags().Changed("part-size")
 			return putRun(o)
 		},
