@@ -3,6 +3,7 @@ package check
 import (
 	"encoding/binary"
 	"math/bits"
+	"unicode/utf8"
 )
 
 // The fast path: objectLine decides, without allocating, whether a line is
@@ -175,25 +176,49 @@ func hasAt(b []byte, i int, lit string) bool {
 // scanString checks the string whose content starts at i (just after its
 // opening quote) and returns the index just after its closing quote, or -1
 // when it is not a valid JSON string of valid UTF-8.
+//
+// Only quotes, backslashes and control characters stop the scan. Non-ASCII
+// bytes are skipped with the rest, and the span since the last stop is
+// checked by utf8.Valid when one was seen: the stops are ASCII, so a span
+// never cuts a sequence in two, and utf8.Valid takes the same sequences
+// as utf8Len (no overlong forms, no surrogates, nothing above U+10FFFF).
 func scanString(b []byte, i int) int {
+	start := i    // the first byte not yet checked as UTF-8
+	var hi uint64 // non-zero when a non-ASCII byte lies in b[start:i]
 	for {
-		// Skip eight bytes at a time while none is special: a quote, a
-		// backslash, a control character or a non-ASCII byte. The lowest
-		// byte flagged is always a special one (the borrows of the
-		// subtractions only flag bytes above a special one).
+		// Skip eight bytes at a time while none is a quote, a backslash
+		// or a control character. The lowest byte flagged is always a
+		// special one (the borrows of the subtractions only flag bytes
+		// above a special one), and never a non-ASCII one (the &^ terms
+		// clear their high bits).
 		for len(b)-i >= 8 {
 			x := binary.LittleEndian.Uint64(b[i:])
 			q, s := x^quotes, x^slashs
-			if m := ((q-ones)&^q | (s-ones)&^s | (x-spaces)&^x | x) & highs; m != 0 {
+			if m := ((q-ones)&^q | (s-ones)&^s | (x-spaces)&^x) & highs; m != 0 {
+				hi |= x & (m - 1) // the bytes below the special one
 				i += bits.TrailingZeros64(m) / 8
 				break
 			}
+			hi |= x
 			i += 8
+		}
+		var c byte
+		for ; i < len(b); i++ {
+			if c = b[i]; c == '"' || c == '\\' || c < 0x20 {
+				break
+			}
+			hi |= uint64(c)
 		}
 		if i >= len(b) {
 			return -1
 		}
-		switch c := b[i]; {
+		if hi&highs != 0 {
+			if !utf8.Valid(b[start:i]) {
+				return -1
+			}
+			hi = 0
+		}
+		switch {
 		case c == '"':
 			return i + 1
 		case c == '\\':
@@ -211,16 +236,9 @@ func scanString(b []byte, i int) int {
 			default:
 				return -1
 			}
-		case c < 0x20:
+			start = i
+		default: // a control character
 			return -1
-		case c < 0x80:
-			i++
-		default:
-			n := utf8Len(b[i:])
-			if n == 0 {
-				return -1
-			}
-			i += n
 		}
 	}
 }

@@ -130,6 +130,13 @@ func exitCode(ctx context.Context, err error) int {
 	return ExitFailure
 }
 
+// interrupted reports whether err ended a command that was interrupted
+// (Ctrl-C, SIGTERM: ctx ended, whatever the error): the one test, for the
+// exit code and the messages alike (api.Classify decides it).
+func interrupted(ctx context.Context, err error) bool {
+	return api.Classify(ctx, err) == api.Canceled
+}
+
 // interruptedf is an error that already says the command was interrupted
 // (and how far it got): Run does not say it again.
 func interruptedf(format string, args ...any) error {

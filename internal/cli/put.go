@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/uploads-dev/uploads/internal/api"
 	"github.com/uploads-dev/uploads/internal/check"
 	"github.com/uploads-dev/uploads/internal/config"
 	"github.com/uploads-dev/uploads/internal/fileset"
@@ -360,7 +359,7 @@ func putFiles(o *putOptions, cfg config.Config, opts upload.Options, mode, dir s
 	switch {
 	case len(files) == 1:
 		err = explainPutFailure(ctx, o.Args, failures[0])
-	case ctx.Err() != nil:
+	case ctx.Err() != nil: // interrupted: some files may not have started
 		// One resume command for the whole set: the same command line.
 		err = withHint(interruptedf("interrupted: %d of %d files uploaded; %d interrupted (their journals kept), %d not started",
 			sum.Completed+sum.Skipped, len(files), sum.Interrupted, sum.NotStarted),
@@ -473,7 +472,7 @@ func putStdin(o *putOptions, cfg config.Config, opts upload.Options, mode string
 			prog.failed(o.Ctx, fileFailure{File: "-", Err: err, Code: code})
 			return reportedError{code: code, err: err}
 		}
-		if api.Classify(o.Ctx, err) == api.Canceled {
+		if interrupted(o.Ctx, err) {
 			return interruptedf("%v", err)
 		}
 		return err
@@ -598,18 +597,18 @@ func explainPutFailure(ctx context.Context, args []string, err error) error {
 	if !errors.As(err, &fe) {
 		return err
 	}
-	interrupted := api.Classify(ctx, err) == api.Canceled
+	stopped := interrupted(ctx, err)
 	var ce *upload.ChangedError
 	switch {
 	case errors.As(err, &ce):
 		return withHint(err, "upload %s was cancelled; run the command again, once the file is no longer being written, to upload it as it is then", fe.UploadID)
-	case fe.Kept && interrupted:
+	case fe.Kept && stopped:
 		return withHint(interruptedf("interrupted: %d of %d parts of %s are on the server (upload %s; journal %s)",
 			fe.PartsDone, fe.Parts, fe.File, fe.UploadID, fe.Journal), "resume with: %s", resumeCommand(args))
 	case fe.Kept:
 		return withHint(err, "%d of %d parts are on the server (upload %s); fix the cause and resume with: %s",
 			fe.PartsDone, fe.Parts, fe.UploadID, resumeCommand(args))
-	case interrupted:
+	case stopped:
 		return interruptedf("interrupted; upload %s was cancelled", fe.UploadID)
 	}
 	return err

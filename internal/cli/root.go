@@ -59,7 +59,7 @@ func Run(ctx context.Context, args []string, stdio IOStreams) int {
 	}
 	usage := errors.As(err, new(usageError))
 	switch {
-	case ctx.Err() != nil && !usage && !errors.As(err, new(interruptedError)):
+	case interrupted(ctx, err) && !usage && !errors.As(err, new(interruptedError)):
 		err = fmt.Errorf("interrupted: %w", err)
 	case errors.Is(err, context.DeadlineExceeded) && !errors.As(err, new(hintError)):
 		err = f.explainTimeout(err)
