@@ -3,7 +3,6 @@ package check
 import (
 	"encoding/binary"
 	"math/bits"
-	"unicode/utf8"
 )
 
 // The fast path: objectLine decides, without allocating, whether a line is
@@ -177,48 +176,102 @@ func hasAt(b []byte, i int, lit string) bool {
 // opening quote) and returns the index just after its closing quote, or -1
 // when it is not a valid JSON string of valid UTF-8.
 //
-// Only quotes, backslashes and control characters stop the scan. Non-ASCII
-// bytes are skipped with the rest, and the span since the last stop is
-// checked by utf8.Valid when one was seen: the stops are ASCII, so a span
-// never cuts a sequence in two, and utf8.Valid takes the same sequences
-// as utf8Len (no overlong forms, no surrogates, nothing above U+10FFFF).
+// It reads eight bytes at a time and stops only at a quote, a backslash or
+// a control character: non-ASCII bytes are checked as UTF-8 within the
+// word (utf8Word). What it cannot settle there (a rare lead byte, a
+// \u escape's neighbours, the last bytes of b, a wrong byte) it hands to
+// scanStringSlow, from the last point known to start a character.
 func scanString(b []byte, i int) int {
-	start := i    // the first byte not yet checked as UTF-8
-	var hi uint64 // non-zero when a non-ASCII byte lies in b[start:i]
+	start := i      // where scanStringSlow may take over: a character starts there
+	var want uint64 // continuation bytes the previous word's last characters need
+	for len(b)-i >= 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q, s := x^quotes, x^slashs
+		// The lowest byte flagged is always a quote, a backslash or a
+		// control character (the borrows of the subtractions only flag
+		// bytes above such a byte); non-ASCII bytes are never flagged.
+		m := ((q-ones)&^q | (s-ones)&^s | (x-spaces)&^x) & highs
+		if m|want|x&highs == 0 {
+			i += 8
+			start = i
+			continue
+		}
+		if want|x&highs != 0 {
+			var bad uint64
+			bad, want = utf8Word(x, want)
+			// m^(m-1) covers the bytes up to the stop, all eight when
+			// there is none; a character cut by the stop is bad too.
+			if bad&(m^(m-1)) != 0 {
+				return scanStringSlow(b, start)
+			}
+		}
+		if m == 0 {
+			i += 8
+			if want == 0 {
+				start = i
+			}
+			continue
+		}
+		i += bits.TrailingZeros64(m) / 8
+		want = 0
+		if b[i] == '"' {
+			return i + 1
+		}
+		if b[i] != '\\' || i+1 >= len(b) || !escapes[b[i+1]] {
+			// A control character, a \u escape, a bad escape, or the end.
+			return scanStringSlow(b, i)
+		}
+		i += 2
+		start = i
+	}
+	return scanStringSlow(b, start)
+}
+
+// escapes marks the bytes that may follow a backslash, but for u.
+var escapes = [256]bool{'"': true, '\\': true, '/': true, 'b': true, 'f': true, 'n': true, 'r': true, 't': true}
+
+// utf8Word checks the UTF-8 of the eight bytes in x (little-endian), given
+// the continuation bytes that characters begun before them still want
+// (high bits set, bytes 0 to 2). It returns, as high bits, the bytes that
+// are wrong or that it does not settle itself (lead bytes E0, ED, C0, C1,
+// F0 and above, whose second byte has a narrower range or which are never
+// valid), and the continuation bytes the next word must begin with.
+func utf8Word(x, want uint64) (bad, next uint64) {
+	h := x & highs
+	lead := h & (x << 1)      // 11xxxxxx
+	lead3 := lead & (x << 2)  // 111xxxxx
+	lead4 := lead3 & (x << 3) // 1111xxxx
+	cont := h &^ lead         // 10xxxxxx
+	exp := lead<<8 | lead3<<16 | lead4<<24 | want
+	lo4 := (x&(ones*0x0F) + ones*0x7F) & highs              // low nibble not 0
+	d4 := ((x^(ones*0x0D))&(ones*0x0F) + ones*0x7F) & highs // low nibble not D
+	c01 := (x&(ones*0x3E) + ones*0x7E) & highs              // not C0 or C1 (among 110xxxxx)
+	odd := lead4 | lead3&^lo4 | lead3&^d4 | lead&^lead3&^c01
+	return exp ^ cont | odd, lead>>56 | lead3>>48 | lead4>>40
+}
+
+// scanStringSlow checks the string whose content starts at i (just after its
+// opening quote) and returns the index just after its closing quote, or -1
+// when it is not a valid JSON string of valid UTF-8.
+func scanStringSlow(b []byte, i int) int {
 	for {
-		// Skip eight bytes at a time while none is a quote, a backslash
-		// or a control character. The lowest byte flagged is always a
-		// special one (the borrows of the subtractions only flag bytes
-		// above a special one), and never a non-ASCII one (the &^ terms
-		// clear their high bits).
+		// Skip eight bytes at a time while none is special: a quote, a
+		// backslash, a control character or a non-ASCII byte. The lowest
+		// byte flagged is always a special one (the borrows of the
+		// subtractions only flag bytes above a special one).
 		for len(b)-i >= 8 {
 			x := binary.LittleEndian.Uint64(b[i:])
 			q, s := x^quotes, x^slashs
-			if m := ((q-ones)&^q | (s-ones)&^s | (x-spaces)&^x) & highs; m != 0 {
-				hi |= x & (m - 1) // the bytes below the special one
+			if m := ((q-ones)&^q | (s-ones)&^s | (x-spaces)&^x | x) & highs; m != 0 {
 				i += bits.TrailingZeros64(m) / 8
 				break
 			}
-			hi |= x
 			i += 8
-		}
-		var c byte
-		for ; i < len(b); i++ {
-			if c = b[i]; c == '"' || c == '\\' || c < 0x20 {
-				break
-			}
-			hi |= uint64(c)
 		}
 		if i >= len(b) {
 			return -1
 		}
-		if hi&highs != 0 {
-			if !utf8.Valid(b[start:i]) {
-				return -1
-			}
-			hi = 0
-		}
-		switch {
+		switch c := b[i]; {
 		case c == '"':
 			return i + 1
 		case c == '\\':
@@ -236,9 +289,16 @@ func scanString(b []byte, i int) int {
 			default:
 				return -1
 			}
-			start = i
-		default: // a control character
+		case c < 0x20:
 			return -1
+		case c < 0x80:
+			i++
+		default:
+			n := utf8Len(b[i:])
+			if n == 0 {
+				return -1
+			}
+			i += n
 		}
 	}
 }

@@ -88,7 +88,7 @@ func (s runSummary) text() string {
 func newPrinter(mode string, ios IOStreams, interval time.Duration, paths []string, total int64) printer {
 	switch mode {
 	case progressJSON:
-		return &jsonPrinter{w: ios.Err}
+		return newJSONPrinter(ios.Err)
 	case progressBar:
 		v := newLiveView(ios.Err, ios.liveWidth(), newRunModel(paths, total))
 		v.start(redrawEvery)
@@ -194,18 +194,65 @@ type jsonEvent struct {
 }
 
 // jsonPrinter writes one JSON object per line: every event, every failure
-// and the summary, and nothing else.
+// and the summary, and nothing else. Made by newPrinter, it writes on a
+// goroutine of its own (the engine's goroutines only queue their lines, in
+// order); made for one line, it writes at once.
 type jsonPrinter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu      sync.Mutex
+	w       io.Writer
+	queue   [][]byte      // lines not yet written, when async
+	wake    chan struct{} // nil: write at once
+	stopped chan struct{}
+	done    chan struct{}
+	once    sync.Once
+}
+
+// newJSONPrinter is a jsonPrinter that writes on its own goroutine until
+// close.
+func newJSONPrinter(w io.Writer) *jsonPrinter {
+	p := &jsonPrinter{w: w, wake: make(chan struct{}, 1), stopped: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for {
+			select {
+			case <-p.wake:
+				p.flush()
+			case <-p.stopped:
+				p.flush()
+				return
+			}
+		}
+	}()
+	return p
 }
 
 func (p *jsonPrinter) write(e jsonEvent) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	e.V, e.Time = eventsVersion, time.Now().UTC().Format(time.RFC3339Nano)
 	b, _ := json.Marshal(e)
-	fmt.Fprintf(p.w, "%s\n", b)
+	b = append(b, '\n')
+	p.mu.Lock()
+	if p.wake == nil {
+		_, _ = p.w.Write(b)
+		p.mu.Unlock()
+		return
+	}
+	p.queue = append(p.queue, b)
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// flush writes the queued lines, in order.
+func (p *jsonPrinter) flush() {
+	p.mu.Lock()
+	q := p.queue
+	p.queue = nil
+	p.mu.Unlock()
+	for _, b := range q {
+		_, _ = p.w.Write(b)
+	}
 }
 
 func (p *jsonPrinter) report(e upload.Event) {
@@ -238,7 +285,23 @@ func (p *jsonPrinter) summary(s runSummary) {
 }
 
 func (p *jsonPrinter) above(write func() error) error { return write() }
-func (p *jsonPrinter) close()                         {}
+
+// close writes what is queued; later lines are written at once.
+func (p *jsonPrinter) close() {
+	if p.stopped == nil {
+		return
+	}
+	p.once.Do(func() {
+		close(p.stopped)
+		<-p.done
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, b := range p.queue {
+			_, _ = p.w.Write(b)
+		}
+		p.queue, p.wake = nil, nil
+	})
+}
 
 // plainPrinter writes a line when a file starts, retries, warns or ends,
 // and a line per file in flight every interval: for CI logs, where a

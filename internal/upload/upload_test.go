@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -945,32 +946,97 @@ func stallClient(t *testing.T, s *servertest.Server, stall, timeout time.Duratio
 	return c
 }
 
+// stallParts makes the first n part requests stall as on a dead path: the
+// server reads their first `read` bytes, says so on the channel returned,
+// then neither reads nor answers until release is called (or their
+// request's context ends). The others go through.
+func stallParts(n int64, read int64) (wrap func(http.Handler) http.Handler, stopped <-chan struct{}, release func()) {
+	var parts atomic.Int64
+	stop := make(chan struct{}, n)
+	let := make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(let) }) }
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/parts") || parts.Add(1) > n {
+				next.ServeHTTP(w, r)
+				return
+			}
+			_, _ = io.CopyN(io.Discard, r.Body, read)
+			stop <- struct{}{}
+			select {
+			case <-let:
+			case <-r.Context().Done():
+			}
+			panic(http.ErrAbortHandler) // no answer
+		})
+	}, stop, release
+}
+
+// putInBackground runs u.Put(path) and returns where its result goes; if
+// the test ends first, the Put is cancelled and waited for.
+func putInBackground(t *testing.T, u *upload.Uploader, path string) <-chan putResult {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan putResult, 1)
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		res, err := u.Put(ctx, path)
+		done <- putResult{res, err}
+	}()
+	t.Cleanup(func() { cancel(); <-ended })
+	return done
+}
+
 // Two parts whose requests stall (the server reads their first MiB, then
-// neither reads nor answers, as a dead path) are cut after the stall
-// timeout and sent again, as retries marked stalled; the upload completes.
+// neither reads nor answers, as a dead path) are cut once their stall
+// timeout has passed, not before, and sent again, as retries marked
+// stalled; the upload completes. The two parts are the only requests in
+// flight (two connections) while the stall clock is ticked: once both
+// have stopped and both watchdogs run, a tick a second ahead (within the
+// minute's timeout) cuts nothing, and one an hour ahead cuts both. Nothing
+// is ticked after that, so that the parts sent next are let be.
 func TestPutCutsStalledPartsAndSendsThemAgain(t *testing.T) {
 	modes(t, func(t *testing.T, strict bool) {
-		var parts atomic.Int64
-		stall := func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/parts") && parts.Add(1) <= 2 {
-					faults.StallRequest(w, r, 1<<20, 30*time.Second)
-					return
-				}
-				next.ServeHTTP(w, r)
-			})
-		}
+		clock := installStallClock(t)
+		stall, stopped, release := stallParts(2, 1<<20)
 		s := start(t, strict, stall)
+		t.Cleanup(release) // before the server stops: it waits for its handlers
 		dir := t.TempDir()
 		path, data := writeFile(t, dir, 8<<20, 20) // 4 parts of 2 MiB
 		ev := &events{}
 		o := opts(t, ev, dir)
-		o.PartSize = 2 << 20
-		begin := time.Now()
-		res, err := (&upload.Uploader{Client: stallClient(t, s, 2*time.Second, 0), Opts: o}).Put(context.Background(), path)
-		if err != nil {
-			t.Fatalf("Put = %v; messages:\n%s", err, ev.messages())
+		o.PartSize, o.Concurrency = 2<<20, 2
+		done := putInBackground(t, &upload.Uploader{Client: stallClient(t, s, time.Minute, 0), Opts: o}, path)
+		for range 2 {
+			select {
+			case <-stopped:
+			case r := <-done:
+				t.Fatalf("Put ended before two parts stalled: %+v, %v; messages:\n%s", r.res, r.err, ev.messages())
+			}
 		}
+		for {
+			checked, cut := clock.Tick(time.Second)
+			if cut != 0 {
+				t.Fatalf("a second ahead, %d of %d watchdogs cut their part; want none within the timeout", cut, checked)
+			}
+			if checked == 2 {
+				break
+			}
+			if checked > 2 {
+				t.Fatalf("%d watchdogs running, want the 2 of the stalled parts", checked)
+			}
+			runtime.Gosched() // a watchdog is not running yet
+		}
+		if checked, cut := clock.Tick(time.Hour); checked != 2 || cut != 2 {
+			t.Fatalf("an hour ahead: %d watchdogs checked, %d cut; want both stalled parts cut", checked, cut)
+		}
+		r := <-done
+		if r.err != nil {
+			t.Fatalf("Put = %v; messages:\n%s", r.err, ev.messages())
+		}
+		res := r.res
 		if res.Stalls != 2 || res.Retries != 2 {
 			t.Fatalf("result %+v, want 2 retries, both stalls", res)
 		}
@@ -982,9 +1048,6 @@ func TestPutCutsStalledPartsAndSendsThemAgain(t *testing.T) {
 		}
 		if stalled != 2 {
 			t.Fatalf("%d retry events with reason stalled, want 2", stalled)
-		}
-		if took := time.Since(begin); took > time.Minute {
-			t.Fatalf("took %v", took)
 		}
 		if !bytes.Equal(content(t, s, res.FileID), data) {
 			t.Fatal("content differs")
@@ -1013,30 +1076,115 @@ func startThrottled(t *testing.T, cfg server.Config, bytesPerSecond int64) *serv
 	return s
 }
 
-// A part on a slow link takes longer than --timeout, and is not cut: the
-// timeout bounds the JSON calls; a part is bounded by its progress.
+// A part that takes longer than --timeout is not cut: the timeout bounds
+// the JSON calls; a part is bounded by its progress. The server holds the
+// part (it reads its first 64 KiB, then waits) for as long as the test
+// says: if the part's request carries a deadline, until that has passed
+// and ended the request; then it lets the part go on. Meanwhile the part's
+// watchdog, ticked a second ahead (its stall timeout is a minute), checks
+// it and lets it be. The part goes through in one attempt, and the JSON
+// calls did carry the timeout.
 func TestPutSlowPartOutlastsTheTimeout(t *testing.T) {
-	s := startThrottled(t, server.Config{Strict: true}, 100<<10)
+	clock := installStallClock(t)
+	held := make(chan struct{}, 1)
+	release := make(chan struct{})
+	var partsSeen atomic.Int64
+	hold := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/parts") && partsSeen.Add(1) == 1 {
+				head, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+				if err != nil {
+					panic(http.ErrAbortHandler)
+				}
+				held <- struct{}{}
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				r.Body = struct {
+					io.Reader
+					io.Closer
+				}{io.MultiReader(bytes.NewReader(head), r.Body), r.Body}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	s := start(t, true, hold)
+	var releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(letGo)
+
+	// The client's transport sees each request's context: the first part's
+	// is handed to the test; a deadline on a JSON call is noted.
+	partCtx := make(chan context.Context, 1)
+	var jsonDeadline atomic.Bool
+	base := s.Client()
+	hc := &http.Client{Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		_, hasDeadline := req.Context().Deadline()
+		if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/parts") {
+			select {
+			case partCtx <- req.Context():
+			default:
+			}
+		} else if hasDeadline {
+			jsonDeadline.Store(true)
+		}
+		return base.Transport.RoundTrip(req)
+	})}
+	c, err := api.New(api.Config{BaseURL: s.BaseURL, APIKey: "sk-test", HTTPClient: hc, MaxRetries: 2,
+		StallTimeout: time.Minute, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	dir := t.TempDir()
 	path, data := writeFile(t, dir, 512<<10, 21)
 	ev := &events{}
 	o := opts(t, ev, dir)
 	o.PartSize = 512 << 10
-	begin := time.Now()
-	res, err := (&upload.Uploader{Client: stallClient(t, s, 10*time.Second, time.Second), Opts: o}).Put(context.Background(), path)
-	if err != nil {
-		t.Fatalf("Put = %v; messages:\n%s", err, ev.messages())
+	done := putInBackground(t, &upload.Uploader{Client: c, Opts: o}, path)
+	var ctx context.Context
+	select {
+	case ctx = <-partCtx:
+	case r := <-done:
+		t.Fatalf("Put ended before its part was sent: %+v, %v; messages:\n%s", r.res, r.err, ev.messages())
 	}
-	if took := time.Since(begin); took < 2*time.Second {
-		t.Fatalf("took %v: the throttle did not hold the part longer than the 1 s timeout", took)
+	<-held
+	if deadline, ok := ctx.Deadline(); ok {
+		t.Errorf("the part's request has a deadline (%v after it began to be held): the timeout bounds it", time.Until(deadline))
+		<-ctx.Done() // the part is held past it
+	} else {
+		for {
+			checked, cut := clock.Tick(time.Second)
+			if cut != 0 {
+				t.Fatalf("a second ahead, the watchdog cut the part; its stall timeout is a minute")
+			}
+			if checked == 1 {
+				break
+			}
+			runtime.Gosched() // the watchdog is not running yet
+		}
 	}
-	if res.Retries != 0 {
-		t.Fatalf("%d retries, want none", res.Retries)
+	letGo()
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("Put = %v; messages:\n%s", r.err, ev.messages())
 	}
-	if !bytes.Equal(content(t, s, res.FileID), data) {
+	if r.res.Retries != 0 || r.res.Stalls != 0 {
+		t.Fatalf("%d retries (%d stalls), want none; messages:\n%s", r.res.Retries, r.res.Stalls, ev.messages())
+	}
+	if !jsonDeadline.Load() {
+		t.Fatal("no JSON call carried a deadline: the 1 s timeout was not in force")
+	}
+	if !bytes.Equal(content(t, s, r.res.FileID), data) {
 		t.Fatal("content differs")
 	}
 }
+
+// roundTripFunc is an http.RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 // On a link too slow for the session, the warning comes from the bytes
 // going out, before any part is acknowledged.
