@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -57,4 +58,23 @@ func FuzzJSONL(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestScanStringUTF8 puts each kind of UTF-8 sequence, valid or not, at
+// every offset in a string, next to escapes and across the eight-byte
+// words scanString reads, and checks objectLine against encoding/json.
+func TestScanStringUTF8(t *testing.T) {
+	seqs := []string{"é", "日", "😀", "\u0800", "\uffff", "\U00010000", "\U0010ffff", "\ud7ff", "\ue000",
+		"\xc0\xaf", "\xc1\xbf", "\xc2", "\xe0\x9f\xbf", "\xe0\xa0", "\xed\xa0\x80", "\xed\x9f", "\xf0\x8f\xbf\xbf",
+		"\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xff", "\x80", "\xe6\x97", "\xf0\x9f\x98", "\xe6\x97\xa5\x80"}
+	for _, s := range seqs {
+		for _, tail := range []string{"", "x", `\n`, `\"`, "é", "\x01", `\u00e9`, `\\`, `\q`, "abcdefghijklmnop"} {
+			for pad := 0; pad < 17; pad++ {
+				line := []byte(`{"k":"` + strings.Repeat("a", pad) + s + tail + `é\tz"}`)
+				if fast, slow := objectLine(line), slowObjectLine(line); fast != slow {
+					t.Errorf("objectLine(%q) = %v, encoding/json says %v", line, fast, slow)
+				}
+			}
+		}
+	}
 }

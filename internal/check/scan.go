@@ -176,55 +176,65 @@ func hasAt(b []byte, i int, lit string) bool {
 // opening quote) and returns the index just after its closing quote, or -1
 // when it is not a valid JSON string of valid UTF-8.
 //
-// It reads eight bytes at a time and stops only at a quote, a backslash or
-// a control character: non-ASCII bytes are checked as UTF-8 within the
-// word (utf8Word). What it cannot settle there (a rare lead byte, a
-// \u escape's neighbours, the last bytes of b, a wrong byte) it hands to
-// scanStringSlow, from the last point known to start a character.
+// It skips pure ASCII eight bytes at a time, as before. From the first
+// special byte to the next escape it reads eight bytes at a time and stops
+// only at a quote, a backslash or a control character: non-ASCII bytes are
+// checked as UTF-8 within the word (utf8Word), so a line of accented or
+// CJK text does not stop at every character. What it cannot settle there
+// (a rare lead byte, a \u or bad escape, the last bytes of b, a wrong
+// byte) it hands to scanStringSlow, from the last point known to start a
+// character.
 func scanString(b []byte, i int) int {
-	start := i      // where scanStringSlow may take over: a character starts there
-	var want uint64 // continuation bytes the previous word's last characters need
-	for len(b)-i >= 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		q, s := x^quotes, x^slashs
-		// The lowest byte flagged is always a quote, a backslash or a
-		// control character (the borrows of the subtractions only flag
-		// bytes above such a byte); non-ASCII bytes are never flagged.
-		m := ((q-ones)&^q | (s-ones)&^s | (x-spaces)&^x) & highs
-		if m|want|x&highs == 0 {
+	for {
+		// Pure ASCII: skip eight bytes at a time while none is special.
+		for len(b)-i >= 8 {
+			x := binary.LittleEndian.Uint64(b[i:])
+			q, s := x^quotes, x^slashs
+			if m := ((q-ones)&^q | (s-ones)&^s | (x-spaces)&^x | x) & highs; m != 0 {
+				break
+			}
 			i += 8
-			start = i
-			continue
 		}
-		if want|x&highs != 0 {
-			var bad uint64
-			bad, want = utf8Word(x, want)
-			// m^(m-1) covers the bytes up to the stop, all eight when
-			// there is none; a character cut by the stop is bad too.
-			if bad&(m^(m-1)) != 0 {
+		start := i      // where scanStringSlow may take over: a character starts there
+		var want uint64 // continuation bytes the previous word's last characters need
+		for {
+			if len(b)-i < 8 {
 				return scanStringSlow(b, start)
 			}
-		}
-		if m == 0 {
-			i += 8
-			if want == 0 {
-				start = i
+			x := binary.LittleEndian.Uint64(b[i:])
+			q, s := x^quotes, x^slashs
+			// The lowest byte flagged is always a quote, a backslash or
+			// a control character (the borrows of the subtractions only
+			// flag bytes above such a byte); non-ASCII bytes are never
+			// flagged (the &^ terms clear their high bits).
+			m := ((q-ones)&^q | (s-ones)&^s | (x-spaces)&^x) & highs
+			if want|x&highs != 0 {
+				var bad uint64
+				bad, want = utf8Word(x, want)
+				// m^(m-1) covers the bytes up to the stop, all eight
+				// when there is none: a character the stop cuts is bad.
+				if bad&(m^(m-1)) != 0 {
+					return scanStringSlow(b, start)
+				}
 			}
-			continue
+			if m == 0 {
+				i += 8
+				if want == 0 {
+					start = i
+				}
+				continue
+			}
+			i += bits.TrailingZeros64(m) / 8
+			if b[i] == '"' {
+				return i + 1
+			}
+			if b[i] != '\\' || i+1 >= len(b) || !escapes[b[i+1]] {
+				return scanStringSlow(b, i)
+			}
+			i += 2
+			break
 		}
-		i += bits.TrailingZeros64(m) / 8
-		want = 0
-		if b[i] == '"' {
-			return i + 1
-		}
-		if b[i] != '\\' || i+1 >= len(b) || !escapes[b[i+1]] {
-			// A control character, a \u escape, a bad escape, or the end.
-			return scanStringSlow(b, i)
-		}
-		i += 2
-		start = i
 	}
-	return scanStringSlow(b, start)
 }
 
 // escapes marks the bytes that may follow a backslash, but for u.
