@@ -1,4 +1,4 @@
-//go:build !linux && !aix && !darwin && !dragonfly && !freebsd && !netbsd && !openbsd && !solaris
+//go:build !unix
 
 package api
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/uploads-dev/uploads/internal/suggest"
 )
 
 // Help and usage errors.
@@ -403,7 +405,7 @@ func suggestFlags(c *cobra.Command, typed string) []string {
 			prefixed = append(prefixed, "--"+fl.Name)
 			return
 		}
-		switch d := editDistance(typed, fl.Name); {
+		switch d := suggest.Distance(typed, fl.Name); {
 		case d < bestD:
 			best, bestD = []string{"--" + fl.Name}, d
 		case d == bestD:
@@ -417,29 +419,6 @@ func suggestFlags(c *cobra.Command, typed string) []string {
 		return nil
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance between a and b: the fewest
-// insertions, deletions and substitutions of a rune that make a into b.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 // flagValues are the values named when a required flag is missing.

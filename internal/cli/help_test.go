@@ -62,17 +62,6 @@ func TestWrapWords(t *testing.T) {
 	}
 }
 
-func TestEditDistance(t *testing.T) {
-	for _, c := range []struct {
-		a, b string
-		d    int
-	}{{"", "", 0}, {"purpse", "purpose", 1}, {"dryrun", "dry-run", 1}, {"kitten", "sitting", 3}, {"abc", "", 3}, {"ab", "ba", 2}} {
-		if d := editDistance(c.a, c.b); d != c.d {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", c.a, c.b, d, c.d)
-		}
-	}
-}
-
 func TestSuggestFlags(t *testing.T) {
 	cmd := &cobra.Command{Use: "x"}
 	cmd.Flags().String("purpose", "", "")

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/uploads-dev/uploads/internal/suggest"
 	"github.com/uploads-dev/uploads/internal/units"
 )
 
@@ -301,7 +302,7 @@ func checkKeys(v *viper.Viper) error {
 		}
 		best, dist := "", 1<<30
 		for _, kn := range known {
-			if d := distance(strings.ReplaceAll(top, "-", "_"), kn); d < dist {
+			if d := suggest.Distance(strings.ReplaceAll(top, "-", "_"), kn); d < dist {
 				best, dist = kn, d
 			}
 		}
@@ -311,25 +312,4 @@ func checkKeys(v *viper.Viper) error {
 		return fmt.Errorf("unknown key %q (the keys: %s)", top, strings.Join(known, ", "))
 	}
 	return nil
-}
-
-// distance is the Levenshtein distance between a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
