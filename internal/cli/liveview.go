@@ -23,42 +23,27 @@ import (
 // terminal's current width; progressbar draws each bar.
 type liveView struct {
 	*textOut
-	width   func() int
-	retired map[string]bool // files whose last line went above the block
-	single  bool            // the run has one file
-	drawn   int             // lines of the block on the screen
-	over    bool            // the summary is out: nothing more is drawn
+	width  func() int
+	single bool // the run has one file
+	drawn  int  // lines of the block on the screen
+	over   bool // the summary is out: nothing more is drawn
 }
 
 // redrawEvery is the rhythm of the redraws.
 const redrawEvery = 100 * time.Millisecond
 
 func newLiveView(w io.Writer, width func() int, m *runModel) *liveView {
-	v := &liveView{textOut: newTextOut(w, m), width: width, retired: map[string]bool{}, single: len(m.order) <= 1}
+	v := &liveView{textOut: newTextOut(w, m), width: width, single: len(m.order) <= 1}
 	v.render = v.draw
 	return v
 }
 
 func (v *liveView) report(e upload.Event) {
 	v.observe(e, func(e upload.Event) string {
-		switch e.Type {
-		case upload.EventWarning:
-			return warningLine(e)
-		case upload.EventRetry:
-			return retryLine(e)
-		case upload.EventWaiting:
-			return waitingLine(e)
-		case upload.EventSkipped:
-			// Of several, the summary counts them and stdout has their ids.
-			if v.single {
-				return noteLine("%s: not sent: uploaded before as %s (--skip-existing)", e.File, e.FileID)
-			}
-		case upload.EventStart:
-			if e.Resumed {
-				return resumeLine(e)
-			}
+		if e.Type == upload.EventSkipped && !v.single {
+			return "" // of several, the summary counts them and stdout has their ids
 		}
-		return ""
+		return eventLine(e)
 	})
 }
 
@@ -131,13 +116,12 @@ func (v *liveView) draw(final bool) {
 	v.flush()
 	var lines []string
 	for _, f := range rv.files {
-		switch {
-		case v.retired[f.path]:
-		case f.state == fileCompleted:
+		// A file that ended is in one view only: a completed one leaves
+		// its last line above the block, a failed one its error (posted).
+		switch f.state {
+		case fileCompleted:
 			fmt.Fprintln(v.w, fileLine(f, width))
-			v.retired[f.path] = true
-		case f.state == fileFailed:
-			v.retired[f.path] = true
+		case fileFailed:
 		default:
 			lines = append(lines, fileLine(f, width))
 		}

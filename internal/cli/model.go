@@ -26,7 +26,10 @@ type runModel struct {
 	nfiles int
 	total  int64
 	ended  int
-	rate   meter // of the bytes sent by this attempt, all files
+	// sent and start sum the files' sent and atStart (kept as they change:
+	// an event must not cost a walk over every file of a large run).
+	sent, start int64
+	rate        meter // of the bytes sent by this attempt, all files
 }
 
 // fileState is where a file of the run stands.
@@ -54,7 +57,8 @@ type fileModel struct {
 	started               time.Time
 	fileID                string
 	rate                  meter
-	keptParts, totalParts int // after an interruption: what its journal keeps
+	keptParts, totalParts int  // after an interruption: what its journal keeps
+	shown                 bool // ended, and given to the printers once (view)
 }
 
 // newRunModel is the model of a run that sends the files at paths (in the
@@ -81,6 +85,7 @@ func (m *runModel) observe(e upload.Event) {
 		if f == nil {
 			f = &fileModel{path: e.File, started: now, atStart: e.BytesDone}
 			m.files[e.File] = f
+			m.start += f.atStart
 			if _, ok := m.order[e.File]; !ok {
 				m.order[e.File] = len(m.order)
 			}
@@ -92,15 +97,23 @@ func (m *runModel) observe(e upload.Event) {
 	}
 	f.uploadID = e.UploadID
 	f.size, f.parts, f.partsDone = e.BytesTotal, e.PartsTotal, e.PartsDone
-	f.done, f.sent = e.BytesDone, max(e.BytesSent, e.BytesDone)
+	f.done = e.BytesDone
+	m.setSent(f, max(e.BytesSent, e.BytesDone))
 	f.retries, f.stalls = e.Retries, e.Stalls
 	if e.Type == upload.EventCompleted {
 		f.state, f.fileID = fileCompleted, e.FileID
-		f.done, f.sent, f.partsDone = f.size, f.size, f.parts
+		f.done, f.partsDone = f.size, f.parts
+		m.setSent(f, f.size)
 		m.ended++
 	}
 	f.rate.add(now, f.sent-f.atStart)
-	m.rate.add(now, m.sentLocked())
+	m.rate.add(now, m.sent-m.start)
+}
+
+// setSent sets f's bytes on the server, and the run's sum with them.
+func (m *runModel) setSent(f *fileModel, n int64) {
+	m.sent += n - f.sent
+	f.sent = n
 }
 
 // fail records a file of size bytes that did not complete. An interrupted file keeps
@@ -138,7 +151,8 @@ func (m *runModel) fail(file string, size int64, err error, interrupted bool) {
 			// The last acknowledgement may not be journaled yet.
 			f.done = f.done / int64(f.partsDone) * int64(f.keptParts)
 		}
-		f.partsDone, f.sent = f.keptParts, f.done
+		f.partsDone = f.keptParts
+		m.setSent(f, f.done)
 	}
 }
 
@@ -150,15 +164,6 @@ func (m *runModel) skipLocked(file string, size int64) {
 	}
 	m.nfiles--
 	m.total -= size
-}
-
-// sentLocked is the bytes this attempt has sent, all files.
-func (m *runModel) sentLocked() int64 {
-	var n int64
-	for _, f := range m.files {
-		n += f.sent - f.atStart
-	}
-	return n
 }
 
 // fileView is a file as the printers show it.
@@ -184,23 +189,23 @@ type runView struct {
 	eta                time.Duration
 }
 
-// view is the model now.
+// view is the model now: the files in flight or interrupted, and those
+// that ended since the last view (each ended file is in one view only, so
+// that a run of many files does not cost a walk over all of them at each
+// redraw), in the run's order, and the total.
 func (m *runModel) view() runView {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	v := runView{nfiles: m.nfiles, ended: m.ended, total: m.total}
+	v := runView{nfiles: m.nfiles, ended: m.ended, total: m.total, sent: m.sent, start: m.start}
 	for _, f := range m.files {
-		fv := fileView{path: f.path, uploadID: f.uploadID, fileID: f.fileID, state: f.state, parts: f.parts, partsDone: f.partsDone,
-			sent: f.sent, size: f.size, atStart: f.atStart, keptParts: f.keptParts, totalParts: f.totalParts,
-			retries: f.retries, stalls: f.stalls, took: now.Sub(f.started), eta: -1}
-		if f.state == fileSending {
-			fv.rate = f.rate.rate(now)
-			fv.eta = eta(fv.rate, f.size-f.sent)
+		if f.shown {
+			continue
 		}
-		v.files = append(v.files, fv)
-		v.sent += f.sent
-		v.start += f.atStart
+		if f.state == fileCompleted || f.state == fileFailed {
+			f.shown = true
+		}
+		v.files = append(v.files, f.viewAt(now))
 	}
 	slices.SortFunc(v.files, func(a, b fileView) int { return m.order[a.path] - m.order[b.path] })
 	v.rate = m.rate.rate(now)
@@ -208,14 +213,26 @@ func (m *runModel) view() runView {
 	return v
 }
 
-// file is one file's view.
+// file is one file's view (it does not count as its one view).
 func (m *runModel) file(path string) (fileView, bool) {
-	for _, f := range m.view().files {
-		if f.path == path {
-			return f, true
-		}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, ok := m.files[path]
+	if !ok {
+		return fileView{}, false
 	}
-	return fileView{}, false
+	return f.viewAt(m.now()), true
+}
+
+func (f *fileModel) viewAt(now time.Time) fileView {
+	fv := fileView{path: f.path, uploadID: f.uploadID, fileID: f.fileID, state: f.state, parts: f.parts, partsDone: f.partsDone,
+		sent: f.sent, size: f.size, atStart: f.atStart, keptParts: f.keptParts, totalParts: f.totalParts,
+		retries: f.retries, stalls: f.stalls, took: now.Sub(f.started), eta: -1}
+	if f.state == fileSending {
+		fv.rate = f.rate.rate(now)
+		fv.eta = eta(fv.rate, f.size-f.sent)
+	}
+	return fv
 }
 
 // eta is the time left for left bytes at rate, -1 while the rate is not
@@ -244,10 +261,14 @@ type sample struct {
 // meter is a moving-window rate.
 type meter struct{ samples []sample }
 
+// meterStep is the least time between two samples a meter keeps: a run
+// of small files reports thousands of events a second.
+const meterStep = 100 * time.Millisecond
+
 // add records bytes sent by now.
 func (m *meter) add(now time.Time, bytes int64) {
-	if n := len(m.samples); n > 0 && m.samples[n-1].at.Equal(now) {
-		m.samples[n-1].bytes = bytes
+	if n := len(m.samples); n > 0 && m.samples[n-1].at.Equal(now) || n > 1 && now.Sub(m.samples[n-2].at) < meterStep {
+		m.samples[n-1] = sample{now, bytes}
 	} else {
 		m.samples = append(m.samples, sample{now, bytes})
 	}

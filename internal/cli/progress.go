@@ -194,36 +194,22 @@ type jsonEvent struct {
 }
 
 // jsonPrinter writes one JSON object per line: every event, every failure
-// and the summary, and nothing else. Made by newPrinter, it writes on a
-// goroutine of its own (the engine's goroutines only queue their lines, in
-// order); made for one line, it writes at once.
+// and the summary, and nothing else. Made by newPrinter, it writes on the
+// goroutine of a textOut (the engine's goroutines only queue their lines,
+// in order) until close; made for one line, it writes at once.
 type jsonPrinter struct {
-	mu      sync.Mutex
-	w       io.Writer
-	queue   [][]byte      // lines not yet written, when async
-	wake    chan struct{} // nil: write at once
-	stopped chan struct{}
-	done    chan struct{}
-	once    sync.Once
+	mu  sync.Mutex // guards out, and the writes at once
+	w   io.Writer
+	out *textOut // nil: write at once
 }
 
 // newJSONPrinter is a jsonPrinter that writes on its own goroutine until
 // close.
 func newJSONPrinter(w io.Writer) *jsonPrinter {
-	p := &jsonPrinter{w: w, wake: make(chan struct{}, 1), stopped: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		for {
-			select {
-			case <-p.wake:
-				p.flush()
-			case <-p.stopped:
-				p.flush()
-				return
-			}
-		}
-	}()
-	return p
+	out := newTextOut(w, nil)
+	out.render = func(bool) { out.flush() }
+	out.start(time.Second)
+	return &jsonPrinter{w: w, out: out}
 }
 
 func (p *jsonPrinter) write(e jsonEvent) {
@@ -231,28 +217,12 @@ func (p *jsonPrinter) write(e jsonEvent) {
 	b, _ := json.Marshal(e)
 	b = append(b, '\n')
 	p.mu.Lock()
-	if p.wake == nil {
-		_, _ = p.w.Write(b)
-		p.mu.Unlock()
+	defer p.mu.Unlock()
+	if p.out != nil {
+		p.out.post(func(w io.Writer) { _, _ = w.Write(b) })
 		return
 	}
-	p.queue = append(p.queue, b)
-	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
-}
-
-// flush writes the queued lines, in order.
-func (p *jsonPrinter) flush() {
-	p.mu.Lock()
-	q := p.queue
-	p.queue = nil
-	p.mu.Unlock()
-	for _, b := range q {
-		_, _ = p.w.Write(b)
-	}
+	_, _ = p.w.Write(b)
 }
 
 func (p *jsonPrinter) report(e upload.Event) {
@@ -288,19 +258,16 @@ func (p *jsonPrinter) above(write func() error) error { return write() }
 
 // close writes what is queued; later lines are written at once.
 func (p *jsonPrinter) close() {
-	if p.stopped == nil {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.out == nil {
 		return
 	}
-	p.once.Do(func() {
-		close(p.stopped)
-		<-p.done
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, b := range p.queue {
-			_, _ = p.w.Write(b)
-		}
-		p.queue, p.wake = nil, nil
-	})
+	p.out.halt()
+	p.out.mu.Lock()
+	p.out.flush()
+	p.out.mu.Unlock()
+	p.out = nil
 }
 
 // plainPrinter writes a line when a file starts, retries, warns or ends,
@@ -320,28 +287,37 @@ func newPlainPrinter(w io.Writer, interval time.Duration, m *runModel) *plainPri
 
 func (p *plainPrinter) report(e upload.Event) {
 	p.observe(e, func(e upload.Event) string {
-		switch e.Type {
-		case upload.EventWarning:
-			return warningLine(e)
-		case upload.EventRetry:
-			return retryLine(e)
-		case upload.EventWaiting:
-			return waitingLine(e)
-		case upload.EventSkipped:
-			return noteLine("%s: not sent: uploaded before as %s (--skip-existing)", e.File, e.FileID)
-		case upload.EventStart:
-			if e.Resumed {
-				return resumeLine(e)
-			}
+		switch {
+		case e.Type == upload.EventStart && !e.Resumed:
 			return noteLine("%s: starting upload %s, %s in %s", e.File, e.UploadID, sizeText(e.BytesTotal), plural(e.PartsTotal, "part"))
-		case upload.EventCompleted:
+		case e.Type == upload.EventCompleted:
 			f, _ := p.model.file(e.File)
 			sent := f.size - f.atStart
 			return noteLine("%s: completed %s (%s sent now) in %s (%s/s), %s%s: %s", e.File, sizeText(f.size), sizeText(sent),
 				f.took.Round(10*time.Millisecond), sizeText(int64(float64(sent)/max(f.took.Seconds(), 0.001))), plural(e.Retries, "retry"), stalled(e.Stalls), e.FileID)
 		}
-		return ""
+		return eventLine(e)
 	})
+}
+
+// eventLine is what both text modes say of an event that is not progress:
+// a warning, a retry, a wait, a skip or a resume ("" for the others).
+func eventLine(e upload.Event) string {
+	switch e.Type {
+	case upload.EventWarning:
+		return warningLine(e)
+	case upload.EventRetry:
+		return retryLine(e)
+	case upload.EventWaiting:
+		return waitingLine(e)
+	case upload.EventSkipped:
+		return noteLine("%s: not sent: uploaded before as %s (--skip-existing)", e.File, e.FileID)
+	case upload.EventStart:
+		if e.Resumed {
+			return resumeLine(e)
+		}
+	}
+	return ""
 }
 
 // draw writes the pending lines, then a progress line for each file in
