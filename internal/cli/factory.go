@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -53,8 +54,12 @@ func (f *factory) explainRefused(err error) error {
 	if f.client == nil {
 		return err
 	}
+	base := f.client.BaseURL()
+	if u, perr := url.Parse(base); perr == nil {
+		base = u.Redacted() // a password in the URL is never printed
+	}
 	return withHint(err, "nothing answered at %s (the base URL, from %s); check that the server is running and the URL is right",
-		f.client.BaseURL(), f.cfg.From("base_url"))
+		base, f.cfg.From("base_url"))
 }
 
 // Config resolves the settings for cmd: flags, environment, file, defaults.

@@ -201,9 +201,18 @@ func badValue(v *viper.Viper, hook mapstructure.DecodeHookFunc, from map[string]
 		if !ok {
 			where = "the default"
 		}
+		if secret(key) {
+			return fmt.Errorf("%s: the value is not %s", where, expected(f.Type)) // never printed
+		}
 		return fmt.Errorf("%s: %q is not %s", where, fmt.Sprint(val), expected(f.Type))
 	}
 	return fmt.Errorf("config: %w", err)
+}
+
+// secret reports whether key holds a credential, whose value no message
+// may show.
+func secret(key string) bool {
+	return key == "api_key" || key == "azure_api_key" || key == "azure_ad_token"
 }
 
 // expected says what a value of type t looks like.
